@@ -1,0 +1,54 @@
+"""The ``tvig`` command line. Each subcommand lives in its own module of this package.
+
+A module ``tvig/cli/<name>.py`` that defines ``register(subparsers)`` is picked up
+automatically; ``register`` adds one or more subparsers and sets ``func=callable(args)``
+(returning an exit code). A :class:`tvig.errors.TvigError` is printed as one sentence with
+exit code 2; anything else is a bug and keeps its traceback.
+
+Example:
+    $ tvig sample-data /tmp/samples
+    $ tvig assets
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..errors import TvigError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tvig", description="Text-guided variational image generation for industrial "
+        "anomaly detection (Lee & Choi, CVPR 2024).")
+    parser.add_argument("--version", action="version", version=f"tvig {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{mod.name}")
+        if hasattr(module, "register"):
+            module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except TvigError as e:
+        print(f"tvig {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tvig {args.command}: interrupted; finished outputs are kept, rerun to resume",
+              file=sys.stderr)
+        return 130
