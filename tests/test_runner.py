@@ -70,7 +70,7 @@ def test_cli_chain_params_failure_and_summary(chain, tmp_path, run_cli):
     assert json.loads((run / "params-02.json").read_text())["fail_on"] == "metal_nut"
     assert "shots" not in json.loads((run / "params-03.json").read_text())  # 03 keeps its own
     assert "shots" not in _injected(run / "03_dummy_generate.ipynb")
-    assert (run / "04_dummy_detect.ipynb").exists()
+    assert "image/png" in (run / "04_dummy_detect.ipynb").read_text()  # figures inline, not Agg
     failed = out / "sample" / "metal_nut" / "02_dummy_latent.ipynb"
     assert failed.exists() and "boom for metal_nut" in failed.read_text()  # kept, error marked
     assert not (out / "sample" / "metal_nut" / "03_dummy_generate.ipynb").exists()

@@ -50,6 +50,7 @@ class RunConfig:
     fallback_tiny: bool = False  # profile weights missing -> tiny (loudly) instead of failing
     shots: int = 1
     seed: int = 0
+    device: str | None = None  # passed to notebooks declaring `device` (e.g. "cuda"); None: theirs
     notebooks: list[str] | None = None  # e.g. ["01", "02"]; default all, in order
     notebooks_dir: Path | None = None  # default: the repository's notebooks/
     params: dict[str, Any] = field(default_factory=dict)  # extra notebook parameters
@@ -197,23 +198,28 @@ def notebook_parameters(plan: Plan, stem: str, category: str) -> dict[str, Any]:
     full = dict(profile=plan.profile, data_root=str(plan.data_root.resolve()), category=category,
                 dataset=plan.dataset, shots=cfg.shots, seed=cfg.seed,
                 out_dir=str(run_dir(cfg.out, plan.dataset, category).resolve()))
+    if cfg.device is not None:
+        full["device"] = cfg.device
     full.update(cfg.params)
     return {k: v for k, v in full.items() if k in plan.declared[stem]}
 
 
 @contextlib.contextmanager
-def _kernel_sees_this_tvig() -> Iterator[None]:
-    """Kernels import the same tvig as the runner (a worktree or checkout, not another install)."""
+def _kernel_env() -> Iterator[None]:
+    """Kernels import the same tvig as the runner (a worktree or checkout, not another install)
+    and draw figures inline even when the caller set ``MPLBACKEND=Agg`` (tests, CI)."""
     here = str(Path(__file__).resolve().parents[1])
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([here] + ([old] if old else []))
+    old = {k: os.environ.get(k) for k in ("PYTHONPATH", "MPLBACKEND")}
+    os.environ["PYTHONPATH"] = os.pathsep.join([here] + ([old["PYTHONPATH"]] if old["PYTHONPATH"] else []))
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def execute_one(src: Path, dest: Path, params: dict[str, Any], *, cwd: Path, kernel: str = KERNEL,
@@ -230,7 +236,7 @@ def execute_one(src: Path, dest: Path, params: dict[str, Any], *, cwd: Path, ker
     dest.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        with _kernel_sees_this_tvig():
+        with _kernel_env():
             pm.execute_notebook(str(src), str(tmp), parameters=params, kernel_name=kernel,
                                 progress_bar=progress, cwd=str(cwd))
         status, error = "ok", ""

@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
 
     file_values = load_params_file(args.params) if args.params else {}
     cli = {k: getattr(args, k) for k in ("out", "sample", "data", "dataset", "categories",
-                                         "profile", "fallback_tiny", "shots", "seed",
+                                         "profile", "fallback_tiny", "shots", "seed", "device",
                                          "notebooks", "notebooks_dir")}
     if args.quiet:
         cli["progress"] = False
@@ -77,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="if the profile's weights are not cached, use tiny (random weights) loudly")
     r.add_argument("--shots", type=int, help="real non-defective shots per class (default 1)")
     r.add_argument("--seed", type=int, help="random seed (default 0)")
+    r.add_argument("--device", help="cuda | cpu | auto, for notebooks with a `device` parameter")
     r.add_argument("--out", help="output folder (default runs/notebooks)")
     r.add_argument("--params", metavar="FILE.yaml", help="YAML file with any of these options")
     r.add_argument("--notebooks", nargs="+", metavar="NN", help="which notebooks, e.g. 01 02")
