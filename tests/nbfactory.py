@@ -38,7 +38,7 @@ run = pathlib.Path(out_dir); run.mkdir(parents=True, exist_ok=True)
 
 _PARAMS = """
 profile = "paper"
-data_root = None
+data_root = None  # None = embedded sample data (an '=' in a comment: papermill's regex drops it)
 category = "nothing"
 shots = 99
 seed = 123

@@ -12,7 +12,7 @@ import yaml
 from nbfactory import write_chain, write_pair
 from tvig.errors import ConfigError, InputError
 from tvig.notebook_setup import find_notebooks
-from tvig.notebooks import RunConfig, load_params_file, make_config, plan_run, run_notebooks
+from tvig.notebooks import RunConfig, declared_parameters, load_params_file, make_config, plan_run, run_notebooks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -123,6 +123,16 @@ def test_fallback_tiny_is_loud(chain, tmp_path):
                               out=tmp_path), log=logs.append)
     assert plan.profile == "tiny" and plan.random_weights
     assert any("tvig download" in line for line in logs)
+
+
+def test_declared_parameters_parsed_with_ast(tmp_path):
+    nb = write_pair(tmp_path, "01_p", "x = 1", 'a = None  # None = default\nb: int = 2\nc = d = 3\n'
+                    'e = {\n  "k": 1,  # x = y\n}\nimport os\nf: str')
+    assert declared_parameters(nb) == {"a": "None", "b": "2", "c": "3", "d": "3",
+                                       "e": '{\n  "k": 1,  # x = y\n}'}
+    bad = write_pair(tmp_path, "02_bad", "x = 1", "a = (")
+    with pytest.raises(InputError, match="parameters cell"):
+        declared_parameters(bad)
 
 
 def test_py_only_notebook_is_staged_with_kernel(tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import pkgutil
 import shutil
 import subprocess
@@ -169,8 +170,9 @@ def build_site(out: "str | Path" = "site", *, work: "str | Path | None" = None,
     atomic.write_text(src / "notebooks" / "index.md", _notebooks_index(stems, failed))
     atomic.write_text(work / "mkdocs.yml", _mkdocs_yml(src, out, stems))
     log(f"building the site with mkdocs into {out} ...")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")  # mkdocs-material's banner is noise here
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--clean", "-f",
-                           str(work / "mkdocs.yml")], capture_output=True, text=True)
+                           str(work / "mkdocs.yml")], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise ConfigError(f"mkdocs build failed (config {work / 'mkdocs.yml'}):\n"
                           f"{proc.stderr[-4000:]}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ class Plan:
     dataset: str
     categories: list[str]
     notebooks: list[Path]  # staged .ipynb, in order
-    declared: dict[str, dict[str, Any]]  # stem -> papermill parameter info
+    declared: dict[str, dict[str, str]]  # stem -> {parameter: default source text}
     random_weights: bool
 
 
@@ -137,6 +138,37 @@ def _stage(nb: NotebookFile, stage: Path, kernel: str) -> Path:
     node.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
     out = stage / f"{nb.stem}.ipynb"
     atomic.write_text(out, nbformat.writes(node))
+    return out
+
+
+def declared_parameters(notebook: "str | Path") -> dict[str, str]:
+    """Names assigned in the notebook's ``parameters`` cell -> their default (source text).
+
+    Parsed with :mod:`ast`, not papermill's line regex, which drops lines like
+    ``data_root = None  # None = sample data`` (an ``=`` in the comment). {} when no such cell.
+    """
+    import ast
+
+    import nbformat
+
+    node = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in node.cells if c.cell_type == "code"
+             and "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return {}
+    src = cells[0].source
+    try:
+        tree = ast.parse(src)
+    except SyntaxError as e:
+        raise InputError(f"the parameters cell of {notebook} is not valid Python ({e.msg}, "
+                         f"line {e.lineno}); keep it to plain `name = value` lines") from None
+    out: dict[str, str] = {}
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+            [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else []
+        for t in targets:
+            if isinstance(t, ast.Name):
+                out[t.id] = ast.get_source_segment(src, stmt.value) or ""
     return out
 
 
@@ -165,22 +197,20 @@ def _categories(cfg: RunConfig, root: Path) -> list[str]:
 
 def plan_run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Plan:
     """Check everything that can be checked before any long work; stage the notebooks."""
-    import papermill as pm
-
     from .profiles import get_profile, profile_or_tiny
 
-    prof = profile_or_tiny(cfg.profile, log=log) if cfg.fallback_tiny else get_profile(cfg.profile)
     found = find_notebooks(cfg.notebooks_dir)
     if not found:
         raise InputError(f"no notebooks (NN_name.ipynb / NN_name.py) in "
                          f"{cfg.notebooks_dir or NOTEBOOKS_DIR}; pass --notebooks-dir")
     chosen = select_notebooks(found, cfg.notebooks)
+    prof = profile_or_tiny(cfg.profile, log=log) if cfg.fallback_tiny else get_profile(cfg.profile)
     root = (cfg.out / "sample-data") if cfg.sample else Path(cfg.data)
     dataset = cfg.dataset or ("sample" if cfg.sample else root.resolve().name)
     cats = _categories(cfg, root)
     stage = cfg.out / STAGE_DIR
     staged = [_stage(nb, stage, cfg.kernel) for nb in chosen]
-    declared = {p.stem: pm.inspect_notebook(str(p)) for p in staged}
+    declared = {p.stem: declared_parameters(p) for p in staged}
     unused = sorted(k for k in cfg.params if not any(k in d for d in declared.values()))
     if unused:
         raise ConfigError(f"parameter(s) {', '.join(unused)} are declared by none of the notebooks "
@@ -212,9 +242,17 @@ def _kernel_env() -> Iterator[None]:
     old = {k: os.environ.get(k) for k in ("PYTHONPATH", "MPLBACKEND")}
     os.environ["PYTHONPATH"] = os.pathsep.join([here] + ([old["PYTHONPATH"]] if old["PYTHONPATH"] else []))
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    # tvig checks parameters itself (declared_parameters); papermill's regex-based warnings
+    # ("Unable to parse line", "Passed unknown parameter") would be false alarms here.
+    quiet = [logging.getLogger(n) for n in ("papermill", "papermill.translators")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.ERROR)
     try:
         yield
     finally:
+        for lg, level in zip(quiet, levels):
+            lg.setLevel(level)
         for k, v in old.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -41,7 +41,7 @@ def _list(args: argparse.Namespace) -> int:
         plan = plan_run(RunConfig(sample=True, out=tmp, notebooks_dir=args.notebooks_dir),
                         log=lambda s: None)
         for src in plan.notebooks:
-            params = ", ".join(f"{k}={v['default']}" for k, v in plan.declared[src.stem].items())
+            params = ", ".join(f"{k}={v}" for k, v in plan.declared[src.stem].items())
             print(f"{src.stem}: {params or '(no parameters cell)'}")
     return 0
 
