@@ -16,8 +16,9 @@ demo: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## Build the documentation site offline into site/ (executes the notebooks with tiny first).
 docs: setup
 	$(VENV)/bin/tvig docs build --out site
 
 clean-runs:
-	rm -rf runs site
+	rm -rf runs site site-build
