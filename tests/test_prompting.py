@@ -107,6 +107,18 @@ def test_related_words_carry_real_synsets_and_depths():
     assert {w.pos for w in e.words if w.relation == "attribute"} <= {"a"}
 
 
+def test_attributes_from_derivation_and_pertainyms():
+    from tvig.expansion import _pertainyms_of
+    from tvig.wordnet import get_wordnet
+
+    wn = get_wordnet()
+    assert _pertainyms_of(wn, wn.synset("sphere.n.05").lemmas()[0]) == ["spherical"]
+    assert _pertainyms_of(wn, wn.synset("sphere.n.01").lemmas()[0]) == []  # other sense
+    assert _pertainyms_of(wn, wn.synset("nut.n.03").lemmas()[0]) == []
+    attrs = {w.word: w.synset for w in expand("metal nut").words if w.relation == "attribute"}
+    assert attrs["metallic"] == "metallic_element.n.01"  # from the modifier "metal"
+
+
 def test_unknown_keyword_warns_and_keeps_template_prompts(clip, shots):
     with pytest.warns(KeywordWarning, match="not in WordNet"):
         sel = select_prompt("qzxv", shots, clip, keyword="qzxv")

@@ -130,13 +130,32 @@ def _lookup(wn, keyword: str) -> tuple[str, list]:
     return "", []
 
 
-def _adjectives_of(lemmas: Iterable) -> list[tuple[str, str]]:
-    """(adjective, source synset) derivationally related to the lemmas (metal -> metallic)."""
+_PERTAINYM_SUFFIXES = ("al", "ic", "ical", "ar", "ary", "ous", "an", "ine", "y", "en")
+
+
+def _pertainyms_of(wn, lem) -> list[str]:
+    """Adjectives whose WordNet pertainym is ``lem`` (cylinder -> cylindrical). nltk has no
+    reverse index, so likely spellings are tried and kept only when the pertainym link exists."""
+    stem = lem.name().lower()
+    found = []
+    for suf in _PERTAINYM_SUFFIXES:
+        for cand in {stem + suf, stem.rstrip("e") + suf, stem.rstrip("y") + "i" + suf}:
+            for a in wn.lemmas(cand, pos="a"):
+                if any((p.synset(), p.name()) == (lem.synset(), lem.name())
+                       for p in a.pertainyms()):
+                    found.append(a.name())
+    return found
+
+
+def _adjectives_of(wn, lemmas: Iterable) -> list[tuple[str, str]]:
+    """(adjective, source synset) derived from the lemmas: derivationally related adjectives
+    (metal -> metallic) and adjectives pertaining to them (cylinder -> cylindrical)."""
     out = []
     for lem in lemmas:
         for d in lem.derivationally_related_forms():
             if d.synset().pos() in ("a", "s"):
                 out.append((_display(d.name()), lem.synset().name()))
+        out += [(_display(a), lem.synset().name()) for a in _pertainyms_of(wn, lem)]
     return out
 
 
@@ -192,8 +211,9 @@ def expand(keyword: str, hints: Sequence[str] = (), *, n_senses: int = 1, max_hy
         words += [RelatedWord(_display(h.lemma_names()[0]), "hyponym", h.name())
                   for h in hypos[:max_hyponyms]]
         modifier_lemmas = [l for w in modifiers for l in wn.lemmas(w, pos="n")]
-        sources = modifier_lemmas + s.lemmas() + [l for h in hyper1 for l in h.lemmas()]
-        words += [RelatedWord(a, "attribute", src, "a") for a, src in _adjectives_of(sources)]
+        sources = [l for l in modifier_lemmas + s.lemmas() + [l for h in hyper1 for l in h.lemmas()]
+                   if _display(l.name()) not in GENERIC]
+        words += [RelatedWord(a, "attribute", src, "a") for a, src in _adjectives_of(wn, sources)]
         words += _gloss_words(wn, s, own, max_gloss)
     seen, unique = set(own) | GENERIC, []
     for w in words:
