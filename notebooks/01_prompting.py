@@ -37,7 +37,7 @@ if on_colab and not os.path.exists("/usr/share/wordnet/data.noun"):
 # %% tags=["parameters"]
 profile = "tiny"  # paper or fast need CLIP weights (tvig download); tiny has random weights
 data_root = None  # a dataset folder in the MVTec layout (None: embedded sample class)
-dataset = "sample"  # keyword table: mvtec_ad, btad, mvtec_loco, sample
+dataset = "sample"  # keyword table: mvtec_ad, btad, mvtec_loco, sample (or a folder name)
 category = "metal_nut"  # class folder name
 shots = 1  # k real non-defective images
 seed = 0  # which k images are picked
@@ -93,10 +93,11 @@ plt.show()
 
 # %%
 from tvig.expansion import expand
-from tvig.keywords import KeywordEntry, normalise_keyword, resolve_keyword
+from tvig.keywords import KeywordEntry, canonical_dataset, normalise_keyword, resolve_keyword
 
+table = canonical_dataset(dataset)  # e.g. a root folder "mvtec_anomaly_detection" -> mvtec_ad
 entry = (KeywordEntry(normalise_keyword(keyword), (), category, "override") if keyword
-         else resolve_keyword(category, dataset))
+         else resolve_keyword(category, table))
 print(f"class {category!r} -> keyword {entry.keyword!r} (hints: {list(entry.hints)}, from {entry.source})")
 expansion = expand(entry.keyword, entry.hints)
 for note in expansion.notes:
@@ -166,7 +167,7 @@ print(f"p* beats the best comparison prompt by {selection.score - best_baseline:
 # %%
 from tvig.prompt_explorer import prompt_explorer
 
-display(prompt_explorer(clip, x, category=category, dataset=dataset, top=10, profile=prof))
+display(prompt_explorer(clip, x, category=category, dataset=table, top=10, profile=prof))
 
 # %% [markdown]
 # ## 6 · Save p* for notebooks 02 and 03

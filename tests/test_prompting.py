@@ -56,6 +56,11 @@ def test_keyword_override_and_unknown_class():
     assert (e.keyword, e.source) == ("my odd part", "normalised")
     with pytest.raises(ConfigError, match="valid datasets"):
         resolve_keyword("screw", dataset="nope")
+    from tvig.keywords import canonical_dataset
+
+    assert [canonical_dataset(n) for n in ("mvtec_anomaly_detection", "MVTec_LOCO", "BTech",
+                                           "sample", "parts", None)] == \
+        ["mvtec_ad", "mvtec_loco", "btad", "sample", None, None]
 
 
 # --- WordNet expansion ----------------------------------------------------------------------

@@ -12,6 +12,8 @@ Example:
     'metal nut'
     >>> resolve_keyword("01", dataset="btad").keyword
     'textured block'
+    >>> canonical_dataset("mvtec_loco_anomaly_detection")
+    'mvtec_loco'
     >>> resolve_keyword("01", overrides={"01": "wooden board"}).keyword
     'wooden board'
 """
@@ -89,6 +91,24 @@ KEYWORDS: dict[str, dict[str, KeywordEntry]] = {
 
 def datasets() -> list[str]:
     return list(KEYWORDS)
+
+
+def canonical_dataset(name: str | None) -> str | None:
+    """A dataset name or root-folder name -> its keyword table (None: search every table).
+
+    ``"mvtec_loco_anomaly_detection"`` -> ``mvtec_loco``, ``"BTech_Dataset"`` -> ``btad``,
+    ``"MVTec"`` -> ``mvtec_ad``, ``"sample"`` -> ``sample``, ``"my_parts"`` -> None.
+    """
+    if not name:
+        return None
+    n = name.lower()
+    if n in KEYWORDS:
+        return n
+    for key, table in (("loco", "mvtec_loco"), ("btad", "btad"), ("btech", "btad"),
+                       ("mvtec", "mvtec_ad")):
+        if key in n:
+            return table
+    return None
 
 
 def resolve_keyword(category: str, dataset: str | None = None,
