@@ -91,6 +91,13 @@ for _a in (
           licence="WordNet 3.0 licence (Princeton, BSD-like)",
           description="WordNet 3.0 for nltk; Debian's wordnet-base is used when installed",
           kind="external"),
+    Asset("blip_image_captioning_base",
+          (AssetFile("model.safetensors", (_HF.format(repo="Salesforce/blip-image-captioning-base",
+                                                      file="model.safetensors"),)),),
+          licence="BSD-3-Clause (Salesforce BLIP)",
+          description="BLIP image captioner (transformers, Hugging Face cache), optional: "
+                      "the caption comparison prompt of notebook 01, ~990 MB",
+          kind="external"),
 ):
     register(_a)
 
@@ -170,6 +177,10 @@ def _external_present(a: Asset) -> bool:
             return True
         except AssetError:
             return False
+    if a.name == "blip_image_captioning_base":
+        from .captioning import blip_present
+
+        return blip_present()
     return False
 
 
@@ -261,6 +272,12 @@ def download(names: Iterable[str] | None = None, *, force: bool = False, progres
 
 
 def _download_external(a: Asset, log: Callable[[str], None]) -> Path:
+    if a.name == "blip_image_captioning_base":
+        from .captioning import download_blip
+
+        folder = Path(download_blip())
+        log(f"{a.name}: in the Hugging Face cache -> {folder}")
+        return folder
     if a.name != "wordnet":
         raise AssetError(f"asset {a.name!r} is fetched by its own library, not tvig download")
     import nltk
