@@ -74,7 +74,8 @@ def _sha256(path: Path) -> str:
 
 def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, out: "str | Path",
                     profile: "str | Profile" = "fast", n: int | None = None,
-                    rounds: int | None = None, seed: int = 0, device: str = "auto",
+                    rounds: int | None = None, seed: int = 0, device: str = "auto", *,
+                    prompt: str | None = None, keyword: str | None = None,
                     **integrator: Any) -> Inputs:
     """Check every input (no model loads, nothing is written). Raises a :class:`TvigError`."""
     from .images import load_images, notes_text
@@ -88,7 +89,15 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
     if not isinstance(category, str) or not re.search(r"[A-Za-z0-9]", category):
         raise InputError(f"category must name the product (e.g. metal_nut, 'bottle'), got "
                          f"{category!r}")
+    if prompt is None:
+        from .keywords import resolve_keyword
+
+        resolve_keyword(keyword or category)  # a bad keyword fails before any model loads
+    elif not isinstance(prompt, str) or not prompt.strip():
+        raise ConfigError(f"prompt must be a sentence such as 'a photo of a metal nut', got "
+                          f"{prompt!r}")
     dev = resolve_device(device)
+    shots, infos = load_images(images, size=prof.image_size)
     missing = missing_assets(prof)
     if missing:
         from .errors import AssetMissingError
@@ -97,11 +106,11 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
                                 f"{', '.join(missing)}; fetch them with: tvig download "
                                 f"{' '.join(missing)} (or use --profile tiny to try the "
                                 "pipeline with random weights)")
-    shots, infos = load_images(images, size=prof.image_size)
     files = [i.path for i in infos]
     out = Path(out).expanduser()
     key = {"category": category, "shots": [_sha256(f) for f in files], "seed": seed, "n": n,
-           "profile": prof.to_dict(), "integrator": config.to_dict(), "tvig_version": __version__}
+           "prompt": prompt, "keyword": keyword, "profile": prof.to_dict(),
+           "integrator": config.to_dict(), "tvig_version": __version__}
     check_out_folder(out, key)
     return Inputs(shots=shots, files=files, notes=notes_text(infos), category=category, out=out,
                   profile=prof, config=config, n=n, seed=seed, device=dev, run_key=key)
@@ -110,17 +119,20 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
 def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "str | Path",
              profile: "str | Profile" = "fast", n: int | None = None, rounds: int | None = None,
              seed: int = 0, device: str = "auto", *, prompt: str | None = None,
-             report: bool = False, progress: bool = True, log: Log = print,
+             keyword: str | None = None, report: bool = False, progress: bool = True,
+             log: Log = print,
              callback: Callable[[str, dict], None] | None = None,
              **integrator: Any) -> GenerateOutput:
     """Generate ``n`` non-defective images of ``category`` from the shots in ``images`` into ``out``.
 
-    ``prompt``: use this prompt instead of selecting one with WordNet + CLIP. ``integrator``:
+    ``prompt``: use this prompt instead of selecting one with WordNet + CLIP (``keyword``:
+    the word to expand instead of the category's table entry). ``integrator``:
     extra :class:`IntegratorConfig` fields (e.g. ``merge_weight=0.3``). ``callback(event, info)``
     is called after each round ("round") and each written image ("image").
     """
     t0 = time.perf_counter()
-    inp = validate_inputs(images, category, out, profile, n, rounds, seed, device, **integrator)
+    inp = validate_inputs(images, category, out, profile, n, rounds, seed, device,
+                          prompt=prompt, keyword=keyword, **integrator)
     prof = inp.profile
     for line in inp.notes:
         log(f"note: {line}")
@@ -142,15 +154,20 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
     shots = inp.shots.to(inp.device)
     with torch.no_grad():
         shot_emb = clip.encode_images(shots)  # (k, D)
+    selection = None
     if prompt is None:
         from .prompting import select_prompt
 
         log("selecting the prompt (WordNet + CLIP) ...")
-        prompt = select_prompt(category, shots, clip).prompt
+        selection = select_prompt(category, shots, clip, keyword=keyword, profile=prof,
+                                  captions=False)
+        prompt = selection.prompt
     log(f"prompt: {prompt!r}")
     text_emb = clip.encode_texts([prompt])[0]  # (D,)
     dist0 = latent_stats(vqgan, shots, prof, seed=inp.seed)
     state = start_run(inp.out, inp.run_key)
+    if selection is not None:
+        selection.save(inp.out)  # OUT/prompt.json: p* and the full ranking
     result = integrate(vqgan, clip, dist0, shot_emb=shot_emb, text_emb=text_emb, profile=prof,
                        config=inp.config, seed=inp.seed, state_dir=state, progress=progress,
                        callback=callback)

@@ -1,10 +1,10 @@
 """Quality report of a generated set: similarity to the shots, diversity, and a contact sheet.
 
 The paper's Fig. 2 finds the detection gain grows with two factors, which we measure in CLIP space:
-  * **similarity**: cosine between each generated image's CLIP embedding and the mean embedding
-    of the real shots (per image, and the mean over the set);
-  * **diversity**: mean pairwise CLIP-embedding distance between the generated images
-    (the paper's "visual variance").
+  * **similarity**: mean cosine between a generated image's CLIP embedding and each real shot's
+    (per image, and the mean over the set);
+  * **diversity**: mean pairwise CLIP-embedding distance ``1 - cos`` between the generated
+    images (the paper's "visual variance"); the same number for the shots is the reference.
 Both come from :mod:`tvig.metrics` (the generator's metric functions), so the numbers here and in
 notebook 02 mean the same thing.
 
@@ -39,9 +39,9 @@ class QualityReport:
     """Similarity per image (n,), its mean, and the set's diversity."""
 
     files: list[str]
-    similarity: list[float]  # cos(E_img(x_i), mean E_img(shots)) per generated image
+    similarity: list[float]  # mean_k cos(E_img(x_i), E_img(shot_k)) per generated image
     mean_similarity: float
-    diversity: float  # mean pairwise CLIP-embedding distance between generated images
+    diversity: float  # mean over pairs of 1 - cos between generated images' CLIP embeddings
     shots_diversity: float  # the same measure on the real shots (reference; nan for 1 shot)
     notes: list[str] = field(default_factory=list)
 
@@ -115,17 +115,18 @@ def quality_report(generated: torch.Tensor, shots: torch.Tensor, clip, *,
         return torch.cat([clip.encode_images(x[i:i + batch_size].to(clip.device)).cpu()
                           for i in range(0, len(x), batch_size)])
 
-    g, s = embed(generated), embed(shots)
-    sim = similarity(g, s).reshape(-1)  # (n,)
+    g, s = embed(generated), embed(shots)  # (n, D), (k, D)
+    sim = [similarity(g[i:i + 1], s) for i in range(len(g))]  # per image, mean over shots
     notes = []
     if len(generated) < 2:
         notes.append("diversity needs at least 2 generated images")
-    div = float(diversity(g)) if len(generated) > 1 else math.nan
-    sdiv = float(diversity(s)) if len(shots) > 1 else math.nan
+    if len(shots) < 2:
+        notes.append("shots_diversity needs at least 2 shots")
+    div = diversity(g) if len(generated) > 1 else math.nan
+    sdiv = diversity(s) if len(shots) > 1 else math.nan
     names = list(files) if files is not None else [f"#{i}" for i in range(len(generated))]
-    return QualityReport(files=names, similarity=[float(v) for v in sim],
-                         mean_similarity=float(sim.mean()), diversity=div,
-                         shots_diversity=sdiv, notes=notes)
+    return QualityReport(files=names, similarity=sim, mean_similarity=similarity(g, s),
+                         diversity=div, shots_diversity=sdiv, notes=notes)
 
 
 def write_report(out: "str | Path", report: QualityReport, shots: torch.Tensor,

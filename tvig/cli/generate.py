@@ -9,8 +9,9 @@ def _run(args: argparse.Namespace) -> int:
     from ..pipeline import generate
 
     res = generate(args.images, args.category, args.out, profile=args.profile, n=args.n,
-                   rounds=args.rounds, seed=args.seed, device=args.device, prompt=args.prompt,
-                   report=args.report, progress=not args.quiet)
+                   rounds=args.rounds, seed=args.seed, device=args.device,
+                   prompt=args.prompt, keyword=args.keyword, report=args.report,
+                   progress=not args.quiet)
     print(f"done in {res.seconds:.1f} s")
     return 0
 
@@ -38,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--prompt", default=None, help="use this prompt instead of selecting one")
+    p.add_argument("--keyword", default=None,
+                   help="word to expand with WordNet instead of the category's (e.g. for BTAD 01)")
     p.add_argument("--report", action="store_true",
                    help="also write the quality report (report.json/csv, contact_sheet.png)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
