@@ -204,3 +204,17 @@ def report_for_set(out: "str | Path", shots: torch.Tensor, clip, profile: Profil
     banner = RANDOM_WEIGHTS_BANNER if profile.random_weights else None
     return write_report(out, rep, shots, gen, banner=banner,
                         meta={"profile": profile.name, "random_weights": profile.random_weights})
+
+
+def run_prompt(run_root: "str | Path") -> tuple[str | None, str]:
+    """(p*, note) from a run folder's ``prompt.json`` (notebook 01 / ``tvig prompts``), or
+    (None, note) when it is missing, so that :func:`generate` selects the prompt itself."""
+    from .paths import RunPaths
+
+    path = RunPaths(run_root).prompt_json
+    if path.is_file():
+        from .prompting import load_prompt
+
+        return load_prompt(run_root)
+    return None, (f"{path} not found (notebook 01 not run): the prompt is selected now with "
+                  "WordNet + CLIP, as notebook 01 would")
