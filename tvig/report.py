@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -79,14 +80,16 @@ def contact_sheet(shots: torch.Tensor, generated: torch.Tensor, *, tile: int = 9
     head += f", first {len(shown)} shown)" if len(shown) < len(generated) else ")"
     if len(shown):
         blocks.append((head, _grid(shown, cols, tile, pad)))
-    texts = [t for t in (banner, title) if t]
     width = max(b.width for _, b in blocks)
+    chars = max(8, (width - 8) // 6)  # PIL's default font is about 6 px a character
+    texts = [(part, t is banner) for t in (banner, title) if t
+             for part in textwrap.wrap(t, chars)]
     height = line * len(texts) + sum(line + b.height for _, b in blocks) + 4
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
     y = 2
-    for t in texts:
-        draw.text((4, y), _fit(t, width), fill=(200, 0, 0) if t is banner else (0, 0, 0))
+    for part, red in texts:
+        draw.text((4, y), part, fill=(200, 0, 0) if red else (0, 0, 0))
         y += line
     for heading, img in blocks:
         draw.text((4, y), heading, fill=(0, 0, 0))
@@ -94,12 +97,6 @@ def contact_sheet(shots: torch.Tensor, generated: torch.Tensor, *, tile: int = 9
         sheet.paste(img, (0, y))
         y += img.height
     return sheet
-
-
-def _fit(text: str, width: int, char_px: int = 6) -> str:
-    """Cut ``text`` to what fits in ``width`` px with PIL's default font."""
-    n = max(8, width // char_px)
-    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 @torch.no_grad()
