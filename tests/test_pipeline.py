@@ -191,3 +191,19 @@ def test_cli_bad_image_is_one_clear_line(run_cli, tmp_path):
     assert r.returncode == 2
     assert "not an image" in r.stderr and str(bad) in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_png_without_manifest_row_is_redone(tmp_path, shots, profile, reference):
+    """A crash between writing a PNG and its manifest row: the rerun rewrites that image."""
+    import shutil
+
+    from tvig import atomic
+    from tvig.output import write_manifest
+
+    out = tmp_path / "set"
+    shutil.copytree(reference[0], out)
+    rows = atomic.read_csv(out / MANIFEST)
+    write_manifest(out / MANIFEST, rows[:3])  # rows 3..5 lost, their PNGs still there
+    (out / IMAGES_DIR / "img_0003.png").write_bytes(b"half a png")  # and one is garbage
+    _generate(shots, out, profile)  # rounds come from the checkpoints in .tvig-state
+    assert _snapshot(out) == _snapshot(reference[0])
