@@ -53,7 +53,7 @@ out_dir = None  # the run folder; None = runs/<dataset>/<category>
 rounds = None  # R; None = the profile's
 candidates = None  # N per round; None = the profile's
 keep = None  # m kept per round; None = the profile's
-n = None  # images in the exported set; None = the profile's n_images
+n_images = None  # images in the exported set; None = the profile's
 merge_weight = 0.5  # share of the kept latents in the next round's (mu, sigma)
 steps = None  # optimisation steps per round; None = the profile's
 device = "auto"
@@ -97,7 +97,7 @@ image_grid(x, [p.name for p in shot_files], suptitle=f"{category}: {shots} shot(
 plt.show()
 prompt, note = run_prompt(run.root)
 print(note)
-print("prompt p*:", prompt)
+print("prompt p*:", prompt or "(selected by generate in section 3)")
 
 # %% [markdown]
 # ## 2 · How a candidate is scored, kept and merged
@@ -144,7 +144,7 @@ print(f"mu_0 = 0, sigma_0 = 1, kept latents {[[1.0, 2.0, 9.0][i] for i in kept]}
 # report. Rerunning this cell resumes: finished rounds and images are loaded, not redone.
 
 # %%
-res = generate(shot_files, category, run.generated_dir, profile=prof, n=n, seed=seed,
+res = generate(shot_files, category, run.generated_dir, profile=prof, n=n_images, seed=seed,
                device=device, prompt=prompt, report=True, merge_weight=merge_weight)
 records = res.result.records
 print(f"{len(records)} rounds, {len(res.rows)} images in {res.images_dir}")

@@ -25,7 +25,7 @@ def test_notebook_03_runs_with_tiny(tmp_path):
     out_nb = tmp_path / "03.ipynb"
     pm.execute_notebook(str(NOTEBOOK), str(out_nb), kernel_name="python3", cwd=str(tmp_path),
                         parameters=dict(profile="tiny", out_dir=str(run), category="metal_nut",
-                                        shots=1, seed=0, steps=2, n=5, rounds=2),
+                                        shots=1, seed=0, steps=2, n_images=5, rounds=2),
                         progress_bar=False)
     text = out_nb.read_text()
     assert "RANDOM WEIGHTS" in text

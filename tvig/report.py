@@ -47,8 +47,11 @@ class QualityReport:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"n_images": len(self.files), "mean_similarity": self.mean_similarity,
-                "diversity": self.diversity, "shots_diversity": self.shots_diversity,
+        def num(v: float) -> float | None:  # JSON has no NaN: "not measurable" is null
+            return None if math.isnan(v) else v
+
+        return {"n_images": len(self.files), "mean_similarity": num(self.mean_similarity),
+                "diversity": num(self.diversity), "shots_diversity": num(self.shots_diversity),
                 "notes": self.notes}
 
     def rows(self) -> list[dict[str, Any]]:
