@@ -8,6 +8,10 @@ Round r = 1..R:
   4. re-encode the kept images and merge their latents with the real latents' Gaussian to get the
      next round's (mu, sigma) (:func:`tvig.scoring.merge_latents`, weight ``merge_weight``).
 
+The (mu, sigma) that ``optimise`` ends a round with is *not* carried over as such: a round's
+distribution reaches the next one only through the candidates it got kept, which is what makes
+the selection matter. Round 1 starts from the real (mu_0, sigma_0).
+
 Every round's candidates, all their score terms and the kept flags are returned as
 :class:`RoundRecord` (the notebook's gallery). With ``state_dir`` each finished round is saved
 there atomically and a rerun loads it instead of recomputing, so an interrupted run resumes.
