@@ -12,6 +12,11 @@ from tvig.scoring import merge_latents, score_terms, top_m
 
 
 @pytest.fixture(scope="module")
+def fast_tiny(tiny):
+    return tiny.replace(steps=2)  # fewer optimisation steps: same code path, faster
+
+
+@pytest.fixture(scope="module")
 def models(tiny, sample_root):
     from tvig.clip import load_clip
     from tvig.generation import latent_stats
@@ -30,10 +35,10 @@ def models(tiny, sample_root):
 
 
 @pytest.fixture(scope="module")
-def run(models, tiny):
-    cfg = IntegratorConfig.from_profile(tiny, rounds=2, candidates=4, keep=2, c=0.5)
+def run(models, fast_tiny):
+    cfg = IntegratorConfig.from_profile(fast_tiny, rounds=2, candidates=4, keep=2, c=0.5)
     res = integrate(models["vqgan"], models["clip"], models["dist0"], text_emb=models["text_emb"],
-                    shot_emb=models["shot_emb"], profile=tiny, config=cfg, seed=3, progress=False)
+                    shot_emb=models["shot_emb"], profile=fast_tiny, config=cfg, seed=3, progress=False)
     return cfg, res
 
 
@@ -89,9 +94,9 @@ def test_result_pools_kept_images_best_first(run):
         assert float(total) == float(rec.scores.total[cand])
 
 
-def test_round_checkpoints_resume_to_the_same_records(models, tiny, tmp_path):
-    cfg = IntegratorConfig.from_profile(tiny, rounds=2, candidates=2, keep=1)
-    kw = dict(text_emb=models["text_emb"], shot_emb=models["shot_emb"], profile=tiny, config=cfg,
+def test_round_checkpoints_resume_to_the_same_records(models, fast_tiny, tmp_path):
+    cfg = IntegratorConfig.from_profile(fast_tiny, rounds=2, candidates=2, keep=1)
+    kw = dict(text_emb=models["text_emb"], shot_emb=models["shot_emb"], profile=fast_tiny, config=cfg,
               seed=5, progress=False)
     m = models
 
