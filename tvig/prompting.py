@@ -194,12 +194,13 @@ def select_prompt(category: str, shots: "torch.Tensor | Sequence[str | os.PathLi
                   dataset: str | None = None, keyword: "str | KeywordEntry | None" = None,
                   overrides: Mapping[str, str] | None = None,
                   templates: "Sequence[Template | str] | None" = None, profile=None,
-                  captions: "bool | Sequence[str]" = True, batch_size: int = 256,
+                  captions: "bool | Sequence[str]" = False, batch_size: int = 256,
                   expansion: Expansion | None = None) -> PromptSelection:
     """Rank the candidate prompts of ``category`` against the shots; p* is the best.
 
     ``keyword`` overrides the table; ``captions=True`` adds a BLIP caption to the comparison
-    rows when BLIP is cached (a note otherwise), a list uses those captions, False none.
+    rows when BLIP is cached (a note otherwise), a list uses those captions, False (default)
+    none. ``shots``: a (k, 3, H, W) tensor in [0, 1] or image paths; none is an InputError.
     """
     entry = (keyword if isinstance(keyword, KeywordEntry) else
              KeywordEntry(normalise_keyword(keyword), (), category, "override") if keyword else
