@@ -3,7 +3,6 @@ matches the files, interrupted runs resume to the same set, bad inputs write not
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
