@@ -43,19 +43,19 @@ if on_colab and not os.path.exists("/usr/share/wordnet/data.noun"):
     subprocess.run(["apt-get", "install", "-y", "-qq", "wordnet-base", "wordnet-sense-index"], check=True)
 
 # %% tags=["parameters"]
-profile = "tiny"  # "paper" / "fast" need weights (tvig download); "tiny" = random weights
-data_root = None  # a dataset folder in the MVTec layout; None = embedded sample class
+profile = "tiny"  # "paper" / "fast" need weights (tvig download); "tiny": random weights
+data_root = None  # a dataset folder in the MVTec layout; None: embedded sample class
 dataset = "sample"  # keyword table: mvtec_ad, btad, mvtec_loco, sample
 category = "metal_nut"  # class folder name
 shots = 1  # k real non-defective images
 seed = 0  # picks the shots and seeds every round
-out_dir = None  # the run folder; None = runs/<dataset>/<category>
-rounds = None  # R; None = the profile's
-candidates = None  # N per round; None = the profile's
-keep = None  # m kept per round; None = the profile's
-n_images = None  # images in the exported set; None = the profile's
+out_dir = None  # the run folder; None: runs/<dataset>/<category>
+rounds = None  # R; None: the profile's
+candidates = None  # N per round; None: the profile's
+keep = None  # m kept per round; None: the profile's
+n_images = None  # images in the exported set; None: the profile's
 merge_weight = 0.5  # share of the kept latents in the next round's (mu, sigma)
-steps = None  # optimisation steps per round; None = the profile's
+steps = None  # optimisation steps per round; None: the profile's
 device = "auto"
 
 # %%
@@ -69,10 +69,10 @@ from tvig.images import load_images
 from tvig.integration import IntegratorConfig
 from tvig.paths import RunPaths, run_dir
 from tvig.pipeline import generate, run_prompt
-from tvig.plots.common import image_grid
 from tvig.plots.integration import (drift_table, latent_drift, round_browser, round_gallery,
                                     score_terms_over_rounds)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
+from tvig.report import contact_sheet
 from tvig.shots import class_folder, pick_shots
 
 prof = get_profile(profile, steps=steps, rounds=rounds, candidates=candidates, keep=keep)
@@ -93,8 +93,7 @@ print(config)
 folder = class_folder(data_root, category, run.root)
 shot_files = pick_shots(folder, shots, seed)
 x, infos = load_images(shot_files, size=prof.image_size)  # (k, 3, S, S) in [0, 1]
-image_grid(x, [p.name for p in shot_files], suptitle=f"{category}: {shots} shot(s)")
-plt.show()
+display(contact_sheet(x, x[:0], title=f"{category}: {shots} shot(s)"))
 prompt, note = run_prompt(run.root)
 print(note)
 print("prompt p*:", prompt or "(selected by generate in section 3)")
