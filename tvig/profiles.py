@@ -64,7 +64,8 @@ VQGAN_ARCHS: dict[str, VQGANArch] = {
                   resolution=256, ch=128, ch_mult=(1, 1, 2, 2, 4), num_res_blocks=2,
                   attn_resolutions=(16,), asset="vqgan_imagenet_f16_1024"),
         # 64 px -> 16x16x16 latent, random weights: exists so everything runs on a CPU.
-        VQGANArch("tiny", embed_dim=16, n_embed=64, z_channels=16, resolution=64, ch=16,
+        # ch must be a multiple of 32: taming's GroupNorm uses 32 groups.
+        VQGANArch("tiny", embed_dim=16, n_embed=64, z_channels=16, resolution=64, ch=32,
                   ch_mult=(1, 2, 2), num_res_blocks=1, attn_resolutions=()),
     )
 }

@@ -1,0 +1,155 @@
+"""Variance-aware generator: KL closed form, gradients, loss decrease, determinism, diversity."""
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+import torch
+
+from tvig.errors import ConfigError, NumericsError
+from tvig.generation import (LatentDist, kl_divergence, latent_stats, optimise, sample,
+                             sample_images)
+from tvig.guidance import Cutouts, spherical_distance
+from tvig.metrics import diversity, similarity
+from tvig.profiles import get_profile
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from tvig.clip import load_clip
+    from tvig.vqgan import load_vqgan
+
+    p = get_profile("tiny")
+    vq, clip = load_vqgan(p), load_clip(p)
+    shots = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    dist0 = latent_stats(vq, shots, p, seed=0)
+    text = clip.encode_texts(["a photo of a metal nut"])
+    with torch.no_grad():
+        shot_emb = clip.encode_images(shots)
+    return p, vq, clip, shots, dist0, text, shot_emb
+
+
+def run(setup, **kw):
+    p, vq, clip, _, dist0, text, shot_emb = setup
+    prof = p.replace(**kw.pop("profile", {}))
+    return optimise(vq, clip, kw.pop("dist0", dist0), text_emb=text, shot_emb=shot_emb,
+                    profile=prof, n=kw.pop("n", 3), seed=kw.pop("seed", 0), progress=False, **kw)
+
+
+def test_kl_closed_form_known_values():
+    one = torch.ones(4)
+    # KL(N(1, 2^2) || N(0, 1)) = log(1/2) + (4 + 1)/2 - 1/2
+    assert kl_divergence(one, 2 * one, 0 * one, one).item() == pytest.approx(2 - math.log(2))
+    # KL(N(0, 1) || N(0, 2^2)) = log 2 + 1/8 - 1/2
+    assert kl_divergence(0 * one, one, 0 * one, 2 * one).item() == pytest.approx(
+        math.log(2) - 0.375)
+    mu, mu0 = torch.randn(3, 4, 4), torch.randn(3, 4, 4)
+    s, s0 = torch.rand(3, 4, 4) + 0.1, torch.rand(3, 4, 4) + 0.1
+    ref = torch.distributions.kl_divergence(torch.distributions.Normal(mu, s),
+                                            torch.distributions.Normal(mu0, s0)).mean()
+    assert kl_divergence(mu, s, mu0, s0).item() == pytest.approx(ref.item(), rel=1e-5)
+    assert kl_divergence(mu, s, mu, s).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_spherical_distance_known_angles():
+    e = torch.eye(3)
+    assert spherical_distance(e[0], e[1]).item() == pytest.approx(math.pi ** 2 / 8)
+    assert spherical_distance(e[0], -e[0]).item() == pytest.approx(math.pi ** 2 / 2)
+    assert spherical_distance(e[:2], e[0]).tolist() == pytest.approx([0, math.pi ** 2 / 8])
+
+
+def test_cutouts_shape_and_batch_order():
+    x = torch.zeros(2, 3, 96, 96)
+    x[1] = 1  # image 1 is white: every row c*B + 1 must come from it
+    out = Cutouts(size=32, cutouts=5, cut_pow=1.0, strength=0.0)(x)
+    assert out.shape == (10, 3, 32, 32)
+    rows = out.view(5, 2, -1)
+    assert torch.allclose(rows[:, 1], torch.ones(())) and torch.allclose(rows[:, 0], torch.zeros(()))
+
+
+def test_latent_stats_shapes_floor_and_k1(setup):
+    p, vq, _, shots, dist0, _, _ = setup
+    assert dist0.mu.shape == dist0.sigma.shape == (16, 16, 16)
+    assert dist0.sigma.min() >= p.sigma_floor
+    one = latent_stats(vq, shots[:1], p, seed=0)  # k = 1: augmentations give the spread
+    assert (one.sigma > p.sigma_floor).float().mean() > 0.5
+    again = latent_stats(vq, shots[:1], p, seed=0)
+    assert torch.equal(one.mu, again.mu) and torch.equal(one.sigma, again.sigma)
+    floored = latent_stats(vq, shots[:1], p.replace(sigma_floor=10.0), seed=0)
+    assert torch.all(floored.sigma == 10.0)
+
+
+def test_gradients_reach_mu_and_log_sigma(setup):
+    _, vq, clip, _, dist0, _, shot_emb = setup
+    mu = dist0.mu.clone().requires_grad_(True)
+    log_sigma = dist0.sigma.log().requires_grad_(True)
+    z = mu + log_sigma.exp() * torch.randn(2, *mu.shape)
+    emb = clip.encode_images(vq.decode(vq.quantize(z)))
+    spherical_distance(emb, shot_emb[0]).mean().backward()
+    assert mu.grad.abs().sum() > 0 and log_sigma.grad.abs().sum() > 0
+    res = run(setup, profile=dict(steps=2))
+    assert not torch.equal(res.dist.mu, dist0.mu) and not torch.equal(res.dist.sigma, dist0.sigma)
+
+
+def test_total_loss_decreases(setup):
+    """Started away from the prior, the optimiser brings the total loss down."""
+    _, _, _, _, dist0, _, _ = setup
+    g = torch.Generator().manual_seed(1)
+    init = LatentDist(dist0.mu + 0.3 * torch.randn(dist0.mu.shape, generator=g), 3 * dist0.sigma)
+    res = run(setup, init=init, profile=dict(steps=10, lr=0.05))
+    h = res.history["total"]
+    assert len(h) == 10 and set(res.history) == {"text", "image", "kl", "total"}
+    assert statistics.mean(h[-3:]) < 0.9 * statistics.mean(h[:3])
+
+
+def test_same_seed_same_images_and_shapes(setup):
+    a = run(setup, profile=dict(steps=2), seed=5)
+    b = run(setup, profile=dict(steps=2), seed=5)
+    c = run(setup, profile=dict(steps=2), seed=6)
+    assert a.images.shape == (3, 3, 64, 64) and a.z.shape == (3, 16, 16, 16)
+    assert torch.equal(a.images, b.images) and a.history == b.history
+    assert not torch.equal(a.images, c.images)
+
+
+def test_candidates_differ_with_sigma_and_not_without(setup):
+    _, vq, _, _, dist0, _, _ = setup
+    res = run(setup, profile=dict(steps=2), n=3)
+    assert all(not torch.equal(res.images[i], res.images[j]) for i, j in ((0, 1), (0, 2), (1, 2)))
+    flat = run(setup, profile=dict(steps=2), n=3, fixed_sigma=0.0)
+    assert torch.equal(flat.images[0], flat.images[1]) and torch.equal(flat.images[0], flat.images[2])
+    assert torch.all(flat.dist.sigma == 0)
+    still = sample_images(vq, LatentDist(dist0.mu, torch.zeros_like(dist0.sigma)), 3)
+    assert torch.equal(still[0], still[2])
+    assert not torch.equal(*sample(dist0, 2, seed=0))
+
+
+def test_nan_is_reported_with_its_step(setup):
+    _, _, _, _, dist0, _, _ = setup
+    bad = LatentDist(dist0.mu.clone(), dist0.sigma.clone())
+    bad.mu[0, 0, 0] = float("nan")
+    with pytest.raises(NumericsError, match="step 0"):
+        run(setup, init=bad, profile=dict(steps=2))
+
+
+def test_bad_parameters_rejected_before_work(setup):
+    _, _, _, _, dist0, _, _ = setup
+    with pytest.raises(ConfigError, match="positive integer"):
+        run(setup, n=0)
+    with pytest.raises(ConfigError, match=r"needs \(16, 16, 16\)"):
+        run(setup, dist0=LatentDist(dist0.mu[:, :8], dist0.sigma[:, :8]))
+
+
+def test_latent_dist_save_load(tmp_path, setup):
+    dist0 = setup[4]
+    dist0.save(tmp_path / "latent.pt", prompt="a nut")
+    back = LatentDist.load(tmp_path / "latent.pt")
+    assert torch.equal(back.mu, dist0.mu) and torch.equal(back.sigma, dist0.sigma)
+
+
+def test_metrics_diversity_and_similarity():
+    e = torch.nn.functional.normalize(torch.randn(5, 8), dim=-1)
+    assert diversity(e[:1].repeat(4, 1)) == pytest.approx(0.0, abs=1e-6)
+    assert diversity(torch.stack([e[0], -e[0]])) == pytest.approx(2.0)
+    assert similarity(e[:2], e[:2].clone()[:1].repeat(1, 1)) <= 1.0
+    assert similarity(e[:1].repeat(3, 1), e[:1]) == pytest.approx(1.0)

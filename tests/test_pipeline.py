@@ -1,0 +1,208 @@
+"""``tvig.pipeline.generate`` / ``tvig generate`` end to end with the tiny profile: the manifest
+matches the files, interrupted runs resume to the same set, bad inputs write nothing."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tvig.errors import InputError
+from tvig.output import IMAGES_DIR, MANIFEST, MANIFEST_COLUMNS, STATE_DIR
+
+PROMPT = "a photo of a metal nut"
+
+
+@pytest.fixture(scope="module")
+def profile(tiny):
+    return tiny.replace(steps=2)  # fewer optimisation steps: same code path, faster
+
+
+@pytest.fixture(scope="module")
+def shots(sample_root) -> list[Path]:
+    return sorted((sample_root / "metal_nut" / "train" / "good").glob("*.png"))[:2]
+
+
+def _generate(shots, out, profile, **kw):
+    from tvig.pipeline import generate
+
+    lines: list[str] = []
+    kw.setdefault("prompt", PROMPT)
+    res = generate(shots, "metal_nut", out, profile=profile, n=6, rounds=2, seed=1,
+                   device="cpu", progress=False, log=lines.append, **kw)
+    return res, lines
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    """Every output file's bytes (images, manifest), keyed by relative path."""
+    files = sorted((out / IMAGES_DIR).iterdir()) + [out / MANIFEST]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, shots, profile):
+    out = tmp_path_factory.mktemp("uninterrupted") / "set"
+    res, lines = _generate(shots, out, profile)
+    return out, res, lines
+
+
+def test_manifest_rows_match_the_files(reference, profile):
+    out, res, lines = reference
+    rows = res.rows
+    files = sorted(p.name for p in (out / IMAGES_DIR).iterdir())
+    assert [r["file"] for r in rows] == files and len(files) == 6
+    assert tuple(rows[0]) == MANIFEST_COLUMNS
+    assert [r["source"] for r in rows] == ["kept"] * 4 + ["sampled"] * 2  # 2 rounds x keep 2
+    for r in rows:
+        with Image.open(out / IMAGES_DIR / r["file"]) as im:
+            assert im.size == (64, 64) and im.mode == "RGB"
+        t, i, lat, total = (float(r[k]) for k in ("score_text", "score_img", "score_latent", "score"))
+        assert total == pytest.approx(t + i - 0.1 * lat, abs=1e-5)  # a = b = 1, c = 0.1 (tiny)
+        assert r["prompt"] == PROMPT and r["random_weights"] == "True"
+        assert json.loads(r["profile_params"])["steps"] == 2
+        assert json.loads(r["integrator_params"])["rounds"] == 2
+        assert r["tvig_version"]
+    kept = [float(r["score"]) for r in rows[:4]]
+    assert kept == sorted(kept, reverse=True)
+    assert {r["round"] for r in rows[:4]} <= {"1", "2"} and rows[4]["round"] == "2"
+    assert any("RANDOM WEIGHTS" in line for line in lines)
+    assert any(str(out / MANIFEST) in line for line in lines)
+    assert not list(out.rglob(".tvig-tmp-*"))
+
+
+def test_resume_after_a_crash_in_the_middle_of_a_round(tmp_path, shots, profile, reference,
+                                                       monkeypatch):
+    import tvig.generation as generation
+
+    real, calls = generation.optimise, []
+
+    def crashing(*a, **kw):
+        calls.append(kw["seed"])
+        if len(calls) == 2:  # round 2 is being optimised
+            raise KeyboardInterrupt("simulated Ctrl-C in round 2")
+        return real(*a, **kw)
+
+    out = tmp_path / "set"
+    monkeypatch.setattr(generation, "optimise", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        _generate(shots, out, profile)
+    assert sorted(p.name for p in (out / STATE_DIR).iterdir()) == ["round_01.pt", "run.json"]
+    assert not (out / MANIFEST).exists()
+    monkeypatch.setattr(generation, "optimise", real)
+    res, _ = _generate(shots, out, profile)
+    assert _snapshot(out) == _snapshot(reference[0])
+
+
+def test_resume_after_a_crash_after_k_images(tmp_path, shots, profile, reference):
+    out = tmp_path / "set"
+
+    def crash(event, info):
+        if event == "image" and info["index"] == 4:  # 5 images written, 1 sampled one left
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated"):
+        _generate(shots, out, profile, callback=crash)
+    written = sorted(p.name for p in (out / IMAGES_DIR).iterdir())
+    assert written == [f"img_{i:04d}.png" for i in range(5)]
+    from tvig import atomic
+
+    assert [r["file"] for r in atomic.read_csv(out / MANIFEST)] == written  # only complete ones
+    assert not list(out.rglob(".tvig-tmp-*"))
+    before = {n: (out / IMAGES_DIR / n).stat().st_mtime_ns for n in written}
+    time.sleep(0.01)
+    _generate(shots, out, profile)
+    after = {n: (out / IMAGES_DIR / n).stat().st_mtime_ns for n in written}
+    assert before == after  # finished images were not redone
+    assert _snapshot(out) == _snapshot(reference[0])
+
+
+def test_a_different_run_into_the_same_folder_is_refused(reference, shots, profile):
+    from tvig.pipeline import generate
+
+    with pytest.raises(InputError, match="different run.*seed"):
+        generate(shots, "metal_nut", reference[0], profile=profile, n=6, rounds=2, seed=2,
+                 prompt=PROMPT, device="cpu", progress=False, log=lambda s: None)
+
+
+def _bad_input(kind: str, tmp: Path) -> tuple[list[Path], str]:
+    if kind == "missing path":
+        return [tmp / "nope.png"], "not found"
+    if kind == "text file named .png":
+        p = tmp / "notes.png"
+        p.write_text("these are my notes, not a picture")
+        return [p], "not an image"
+    if kind == "empty folder":
+        d = tmp / "empty"
+        d.mkdir()
+        return [d], "no images"
+    p = tmp / "dot.png"
+    Image.new("RGB", (1, 1)).save(p)
+    return [p], "too small"
+
+
+@pytest.mark.parametrize("kind", ["missing path", "text file named .png", "empty folder",
+                                  "1x1 image"])
+def test_bad_inputs_give_clear_errors_and_write_nothing(kind, tmp_path, shots, profile,
+                                                        monkeypatch):
+    import tvig.clip
+    import tvig.vqgan
+
+    def no_models(*a, **k):
+        raise AssertionError("a model was loaded before the inputs were validated")
+
+    monkeypatch.setattr(tvig.clip, "load_clip", no_models)
+    monkeypatch.setattr(tvig.vqgan, "load_vqgan", no_models)
+    bad, message = _bad_input(kind, tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=message) as e:
+        _generate([shots[0], *bad], out, profile)
+    assert bad[0].name in str(e.value)
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cli_generate_on_a_sample_class(run_cli, sample_root, tmp_path):
+    out = tmp_path / "gen"
+    t0 = time.perf_counter()
+    r = run_cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
+                "--category", "metal_nut", "--out", out, "--profile", "tiny", "--n", "6",
+                "--report", "--quiet", "--device", "cpu")
+    seconds = time.perf_counter() - t0
+    print(f"\ntvig generate (tiny, metal_nut, 8 shots, n=6, --report): {seconds:.1f} s wall")
+    assert r.returncode == 0, r.stderr
+    assert "RANDOM WEIGHTS" in r.stdout
+    assert f"manifest: {out / MANIFEST}" in r.stdout
+    assert len(list((out / IMAGES_DIR).glob("*.png"))) == 6
+    assert (out / "prompt.json").is_file()
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["n_images"] == 6 and -1 <= rep["mean_similarity"] <= 1 and rep["random_weights"]
+    with Image.open(out / "contact_sheet.png") as im:
+        assert im.width > 64 and im.height > 128
+
+
+def test_cli_bad_image_is_one_clear_line(run_cli, tmp_path):
+    bad = tmp_path / "scan.png"
+    bad.write_text("not an image")
+    r = run_cli("generate", "--images", bad, "--category", "metal_nut", "--out",
+                tmp_path / "o", "--profile", "tiny")
+    assert r.returncode == 2
+    assert "not an image" in r.stderr and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_png_without_manifest_row_is_redone(tmp_path, shots, profile, reference):
+    """A crash between writing a PNG and its manifest row: the rerun rewrites that image."""
+    import shutil
+
+    from tvig import atomic
+    from tvig.output import write_manifest
+
+    out = tmp_path / "set"
+    shutil.copytree(reference[0], out)
+    rows = atomic.read_csv(out / MANIFEST)
+    write_manifest(out / MANIFEST, rows[:3])  # rows 3..5 lost, their PNGs still there
+    (out / IMAGES_DIR / "img_0003.png").write_bytes(b"half a png")  # and one is garbage
+    _generate(shots, out, profile)  # rounds come from the checkpoints in .tvig-state
+    assert _snapshot(out) == _snapshot(reference[0])

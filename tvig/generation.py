@@ -1,0 +1,262 @@
+"""The variance-aware generator: a Gaussian over VQGAN latents, steered by CLIP.
+
+1. :func:`latent_stats`: encode the k shots and status-consistent augmentations of them
+   (small shifts, flips, mild colour jitter) -> per-position, per-channel mean ``mu_0`` and
+   standard deviation ``sigma_0`` (floored at ``profile.sigma_floor``).
+2. :func:`sample`: ``z = mu + sigma * eps``, eps ~ N(0, I); N candidates are one batch.
+3. :func:`optimise`: Adam on (mu, log sigma). Per step: sample, quantise (straight-through),
+   decode, and minimise
+   ``lambda_text * text + lambda_img * image + lambda_kl * KL(N(mu, sigma^2) || N(mu_0, sigma_0^2))``.
+
+Example:
+    >>> from tvig.profiles import get_profile
+    >>> from tvig.vqgan import load_vqgan
+    >>> from tvig.clip import load_clip
+    >>> p = get_profile("tiny")
+    >>> vq, clip = load_vqgan(p), load_clip(p)
+    >>> shots = torch.rand(1, 3, 64, 64)
+    >>> dist0 = latent_stats(vq, shots, p, seed=0)
+    >>> res = optimise(vq, clip, dist0, text_emb=clip.encode_texts(["a photo of a nut"]),
+    ...                shot_emb=clip.encode_images(shots).detach(), profile=p, n=2, seed=0,
+    ...                progress=False)
+    >>> res.images.shape, sorted(res.history)
+    (torch.Size([2, 3, 64, 64]), ['image', 'kl', 'text', 'total'])
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .errors import ConfigError, InputError, NumericsError
+from .guidance import Cutouts, image_term, shot_center, text_term
+from .profiles import Profile
+from .seeding import generator, seeded
+
+TERMS = ("text", "image", "kl", "total")
+
+
+@dataclass
+class LatentDist:
+    """A diagonal Gaussian over latents: ``mu`` and ``sigma`` are (C, h, w), sigma > 0."""
+
+    mu: torch.Tensor
+    sigma: torch.Tensor
+
+    def to(self, device: "str | torch.device") -> "LatentDist":
+        return LatentDist(self.mu.to(device), self.sigma.to(device))
+
+    def detach(self) -> "LatentDist":
+        return LatentDist(self.mu.detach().clone(), self.sigma.detach().clone())
+
+    def save(self, path: "str | Path", **meta: Any) -> Path:
+        """Write ``{"mu", "sigma", **meta}`` with torch.save, atomically."""
+        from . import atomic
+
+        buf = io.BytesIO()
+        torch.save({"mu": self.mu.detach().cpu(), "sigma": self.sigma.detach().cpu(), **meta}, buf)
+        atomic.write_bytes(path, buf.getvalue())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: "str | Path") -> "LatentDist":
+        try:
+            d = torch.load(Path(path), map_location="cpu", weights_only=True)
+            return cls(d["mu"], d["sigma"])
+        except FileNotFoundError:
+            raise InputError(f"latent file not found: {path} (run notebook 02 first)") from None
+        except Exception as e:
+            raise InputError(f"{path} is not a tvig latent file ({type(e).__name__}: {e}); "
+                             "delete it and run notebook 02 again") from None
+
+
+@dataclass(frozen=True)
+class ShotAugment:
+    """Status-consistent augmentations for :func:`latent_stats` (keep a good part good)."""
+
+    shift: float = 0.06  # max translation, fraction of the side
+    flip: bool = True  # horizontal flips
+    vflip: bool = False  # vertical flips (only for classes where they are harmless)
+    jitter: float = 0.05  # brightness / contrast / saturation jitter
+
+
+def augment_shots(shots: torch.Tensor, count: int, aug: ShotAugment, *, seed: int) -> torch.Tensor:
+    """(k, 3, S, S) -> (k * count, 3, S, S) augmented copies (kornia, seeded)."""
+    import kornia.augmentation as K
+
+    ops = [K.RandomAffine(degrees=0.0, translate=(aug.shift, aug.shift), p=1.0,
+                          padding_mode="reflection")]
+    if aug.flip:
+        ops.append(K.RandomHorizontalFlip(p=0.5))
+    if aug.vflip:
+        ops.append(K.RandomVerticalFlip(p=0.5))
+    if aug.jitter > 0:
+        ops.append(K.ColorJitter(brightness=aug.jitter, contrast=aug.jitter,
+                                 saturation=aug.jitter, p=1.0))
+    with seeded(seed):
+        return torch.nn.Sequential(*ops)(shots.repeat(count, 1, 1, 1)).clamp(0, 1)
+
+
+def latent_stats(vqgan, shots: torch.Tensor, profile: Profile, *, seed: int,
+                 augment: ShotAugment = ShotAugment(), batch_size: int = 8) -> LatentDist:
+    """mu_0, sigma_0 (C, h, w) of the latents of the shots and ``profile.n_augment``
+    augmentations per shot; sigma_0 >= ``profile.sigma_floor`` (so k = 1 works)."""
+    if shots.ndim != 4 or shots.shape[1] != 3 or shots.shape[0] < 1:
+        raise InputError(f"shots must be a (k, 3, H, W) tensor with k >= 1, got "
+                         f"{tuple(shots.shape)}")
+    s = profile.image_size
+    shots = shots.to(vqgan.device, torch.float32)
+    if shots.shape[-2:] != (s, s):
+        shots = F.interpolate(shots, size=(s, s), mode="bilinear", align_corners=False,
+                              antialias=True)
+    x = torch.cat([shots, augment_shots(shots, profile.n_augment, augment, seed=seed)])
+    with torch.inference_mode():
+        z = torch.cat([vqgan.encode(b) for b in x.split(batch_size)])  # (M, C, h, w)
+    mu = z.mean(0)
+    sigma = z.std(0, unbiased=False).clamp_min(profile.sigma_floor)
+    return LatentDist(mu.clone(), sigma.clone())
+
+
+def sample(dist: LatentDist, n: int, *, seed: int = 0, scale: float = 1.0) -> torch.Tensor:
+    """n latents z = mu + scale * sigma * eps, eps from a generator seeded with ``seed``.
+
+    -> (n, C, h, w). The eps of ``seed`` equal those of the first step of :func:`optimise`.
+    """
+    eps = torch.randn((n, *dist.mu.shape), generator=generator(seed, dist.mu.device),
+                      device=dist.mu.device)
+    return dist.mu + scale * dist.sigma * eps
+
+
+def sample_images(vqgan, dist: LatentDist, n: int, *, seed: int = 0,
+                  scale: float = 1.0) -> torch.Tensor:
+    """Decode n samples of ``dist`` (no gradients) -> (n, 3, H, W) in [0, 1]."""
+    with torch.inference_mode():
+        return vqgan.decode(vqgan.quantize(sample(dist.to(vqgan.device), n, seed=seed,
+                                                  scale=scale)))
+
+
+def kl_divergence(mu: torch.Tensor, sigma: torch.Tensor, mu0: torch.Tensor,
+                  sigma0: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(mu0, sigma0^2)) of diagonal Gaussians, **mean over elements**.
+
+    Per element: log(sigma0 / sigma) + (sigma^2 + (mu - mu0)^2) / (2 sigma0^2) - 1/2; the
+    mean (not the sum) keeps lambda_kl independent of the latent size. 0 iff equal.
+    """
+    var_ratio = (sigma / sigma0) ** 2
+    return 0.5 * (var_ratio + ((mu - mu0) / sigma0) ** 2 - 1 - var_ratio.log()).mean()
+
+
+def mean_penalty(mu: torch.Tensor, mu0: torch.Tensor, sigma0: torch.Tensor) -> torch.Tensor:
+    """The mu-dependent part of :func:`kl_divergence`: mean (mu - mu0)^2 / (2 sigma0^2).
+
+    Used as the KL term when sigma is held fixed (the full KL is infinite at sigma = 0).
+    """
+    return (0.5 * ((mu - mu0) / sigma0) ** 2).mean()
+
+
+@dataclass
+class GenerationResult:
+    images: torch.Tensor  # (n, 3, H, W) in [0, 1], decoded from z
+    z: torch.Tensor  # (n, C, h, w) latents (before quantisation) of the final distribution
+    dist: LatentDist  # final (mu, sigma)
+    history: dict[str, list[float]] = field(default_factory=dict)  # term -> value per step
+    seed: int = 0
+
+
+def _check(vqgan, clip, dist0: LatentDist, text_emb, shot_emb, profile: Profile, n: int,
+           fixed_sigma) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"n (candidates) must be a positive integer, got {n!r}")
+    want = vqgan.latent_shape(profile.image_size)
+    if tuple(dist0.mu.shape) != want or tuple(dist0.sigma.shape) != want:
+        raise ConfigError(f"latent distribution has shape {tuple(dist0.mu.shape)}, but the VQGAN "
+                          f"at {profile.image_size} px needs {want}; recompute it with "
+                          "latent_stats for this profile")
+    if fixed_sigma is not None and not fixed_sigma >= 0:
+        raise ConfigError(f"fixed_sigma must be >= 0 or None, got {fixed_sigma!r}")
+    d = text_emb.shape[-1]
+    if shot_emb.ndim != 2 or shot_emb.shape[-1] != d or text_emb.ndim not in (1, 2):
+        raise ConfigError(f"text_emb (T, D) and shot_emb (k, D) must share D; got "
+                          f"{tuple(text_emb.shape)} and {tuple(shot_emb.shape)} (encode both "
+                          "with the same CLIP)")
+
+
+def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb: torch.Tensor,
+             profile: Profile, n: int, seed: int, init: "LatentDist | None" = None,
+             progress: bool = True, fixed_sigma: "float | None" = None,
+             log_every: int = 10) -> GenerationResult:
+    """Optimise (mu, log sigma) for ``profile.steps`` steps with N = ``n`` candidates per step.
+
+    ``text_emb`` (T, D) or (D,) prompt embedding(s); ``shot_emb`` (k, D) CLIP embeddings of
+    the shots; ``init`` start (default ``dist0``). ``fixed_sigma``: hold sigma at this value
+    and learn only mu (0 = plain VQGAN-CLIP from the shots' mean latent; the KL term is then
+    :func:`mean_penalty`). Raises :class:`NumericsError` naming the first NaN/Inf step.
+    """
+    _check(vqgan, clip, dist0, text_emb, shot_emb, profile, n, fixed_sigma)
+    from tqdm.auto import tqdm
+
+    dev = vqgan.device
+    dist0 = dist0.to(dev)
+    start = (init or dist0).to(dev)
+    mu = start.mu.detach().clone().requires_grad_(True)  # (C, h, w)
+    log_sigma = start.sigma.detach().clamp_min(1e-8).log().requires_grad_(fixed_sigma is None)
+    opt = torch.optim.Adam([mu] + ([log_sigma] if fixed_sigma is None else []), lr=profile.lr)
+    text = F.normalize(text_emb.detach().reshape(-1, text_emb.shape[-1]).to(dev), dim=-1)
+    center = shot_center(shot_emb.detach().to(dev))  # (D,)
+    cut = Cutouts(clip.image_size, profile.cutouts, profile.cut_pow, profile.augment_strength)
+    g = generator(seed, dev)
+    lt, li, lk = profile.lambda_text, profile.lambda_img, profile.lambda_kl
+    records: list[torch.Tensor] = []  # (4,) per step, synced only every log_every steps
+    checked = 0
+
+    def sigma_now() -> torch.Tensor:
+        return log_sigma.exp() if fixed_sigma is None else torch.full_like(mu, fixed_sigma)
+
+    bar = tqdm(range(profile.steps), desc="optimise", disable=not progress, leave=False)
+    with seeded(seed):
+        for step in bar:
+            eps = torch.randn((n, *mu.shape), generator=g, device=dev)
+            sigma = sigma_now()
+            x = vqgan.decode(vqgan.quantize(mu + sigma * eps))  # (n, 3, H, W)
+            whole = F.interpolate(x, size=(clip.image_size,) * 2, mode="bilinear",
+                                  align_corners=False, antialias=x.shape[-1] > clip.image_size)
+            emb = clip.encode_images(torch.cat([cut(x), whole]))  # (cutouts*n + n, D)
+            t = text_term(emb[:-n].view(profile.cutouts, n, -1), text).mean()
+            i = image_term(emb[-n:], center).mean()
+            kl = (kl_divergence(mu, sigma, dist0.mu, dist0.sigma) if fixed_sigma is None
+                  else mean_penalty(mu, dist0.mu, dist0.sigma))
+            loss = lt * t + li * i + lk * kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            records.append(torch.stack([t, i, kl, loss]).detach())
+            if (step + 1) % log_every == 0 or step + 1 == profile.steps:
+                checked = _check_finite(records, checked, profile)
+                if progress:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in zip(TERMS, records[-1].tolist())})
+    with torch.no_grad():
+        sigma = sigma_now()
+        z = mu + sigma * eps
+        images = vqgan.decode(vqgan.quantize(z))
+    hist = torch.stack(records).T.tolist() if records else [[] for _ in TERMS]
+    return GenerationResult(images=images.detach(), z=z.detach(),
+                            dist=LatentDist(mu.detach().clone(), sigma.detach().clone()),
+                            history=dict(zip(TERMS, hist)), seed=seed)
+
+
+def _check_finite(records: list[torch.Tensor], checked: int, profile: Profile) -> int:
+    """Raise NumericsError at the first step since ``checked`` whose terms are not finite."""
+    block = torch.stack(records[checked:])  # (steps, 4)
+    ok = torch.isfinite(block).all(dim=1)
+    if not bool(ok.all()):
+        bad = checked + int((~ok).nonzero()[0, 0])
+        vals = ", ".join(f"{k}={v:.4g}" for k, v in zip(TERMS, records[bad].tolist()))
+        raise NumericsError(f"the loss became NaN/Inf at step {bad} ({vals}); lower the "
+                            f"learning rate (profile lr={profile.lr}) or the loss weights, or "
+                            "check the shots and prompt embeddings for NaN")
+    return len(records)

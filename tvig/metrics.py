@@ -1,0 +1,46 @@
+"""Two numbers that describe a generated set (the paper's Fig. 2 axes), from CLIP embeddings.
+
+- :func:`diversity`: mean pairwise cosine distance ``1 - cos`` between the generated images
+  (0 = all the same picture; visual variance).
+- :func:`similarity`: mean cosine between generated images and the real shots
+  (1 = the same as the shots; "still the same object").
+
+Example:
+    >>> import torch
+    >>> e = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    >>> diversity(e[:1].repeat(3, 1))
+    0.0
+    >>> round(similarity(e[:2], e[:2].flip(0)[:1].repeat(1, 1)), 3) <= 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def diversity(emb: torch.Tensor) -> float:
+    """Mean over pairs i < j of ``1 - cos(e_i, e_j)`` for (n, D) embeddings; 0 when n < 2."""
+    e = F.normalize(emb.detach().float(), dim=-1)
+    n = e.shape[0]
+    if n < 2:
+        return 0.0
+    cos = e @ e.T  # (n, n)
+    iu = torch.triu_indices(n, n, offset=1)
+    return float((1 - cos[iu[0], iu[1]]).mean().clamp_min(0))
+
+
+def similarity(emb: torch.Tensor, shot_emb: torch.Tensor) -> float:
+    """Mean cosine between (n, D) generated and (k, D) shot embeddings (all n x k pairs)."""
+    e = F.normalize(emb.detach().float(), dim=-1)
+    s = F.normalize(shot_emb.detach().float().to(e.device), dim=-1)
+    return float((e @ s.T).mean())
+
+
+@torch.no_grad()
+def set_metrics(clip, images: torch.Tensor, shot_emb: torch.Tensor,
+                batch_size: int = 32) -> dict[str, float]:
+    """``{"diversity", "similarity"}`` of (n, 3, H, W) images, encoded with ``clip`` in batches."""
+    emb = torch.cat([clip.encode_images(b.to(clip.device)) for b in images.split(batch_size)])
+    return {"diversity": diversity(emb), "similarity": similarity(emb, shot_emb)}

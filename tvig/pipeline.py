@@ -1,0 +1,220 @@
+"""All three modules end to end: shots + a product name -> a generated set on disk.
+
+:func:`generate` checks every input first (images, category, output folder, profile, numbers,
+device, cached weights) so nothing loads and nothing is written when one is wrong; then it picks
+the prompt (:mod:`tvig.prompting`), learns the real latents' Gaussian (:mod:`tvig.generation`),
+runs the integrator (:mod:`tvig.integration`) and writes ``OUT/images`` + ``OUT/manifest.csv``
+(:mod:`tvig.output`), optionally with the quality report (:mod:`tvig.report`).
+
+Example:
+    >>> from tvig.pipeline import generate
+    >>> res = generate(["shots/"], "metal_nut", "out/", profile="tiny", n=8)   # doctest: +SKIP
+    >>> res.manifest                                                           # doctest: +SKIP
+    PosixPath('out/manifest.csv')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from . import __version__
+from .errors import ConfigError, InputError
+from .integration import IntegrationResult, IntegratorConfig
+from .output import IMAGES_DIR, MANIFEST, check_out_folder
+from .profiles import RANDOM_WEIGHTS_BANNER, Profile, get_profile, missing_assets
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Inputs:
+    """Everything :func:`generate` checked before loading a model."""
+
+    shots: torch.Tensor  # (k, 3, S, S) in [0, 1], S = profile.image_size
+    files: list[Path]
+    notes: list[str]  # one line per converted image
+    category: str
+    out: Path
+    profile: Profile
+    config: IntegratorConfig
+    n: int
+    seed: int
+    device: torch.device
+    run_key: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerateOutput:
+    out: Path
+    images_dir: Path
+    manifest: Path
+    rows: list[dict[str, str]]
+    prompt: str
+    result: IntegrationResult
+    report: dict[str, Path] | None = None
+    seconds: float = 0.0
+
+
+def _positive_int(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+    return v
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, out: "str | Path",
+                    profile: "str | Profile" = "fast", n: int | None = None,
+                    rounds: int | None = None, seed: int = 0, device: str = "auto", *,
+                    prompt: str | None = None, keyword: str | None = None,
+                    **integrator: Any) -> Inputs:
+    """Check every input (no model loads, nothing is written). Raises a :class:`TvigError`."""
+    from .images import load_images, notes_text
+    from .seeding import resolve_device
+
+    prof = get_profile(profile)
+    n = _positive_int("n (number of images)", prof.n_images if n is None else n)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    config = IntegratorConfig.from_profile(prof, rounds=rounds, **integrator)
+    if not isinstance(category, str) or not re.search(r"[A-Za-z0-9]", category):
+        raise InputError(f"category must name the product (e.g. metal_nut, 'bottle'), got "
+                         f"{category!r}")
+    if prompt is None:
+        from .keywords import resolve_keyword
+
+        resolve_keyword(keyword or category)  # a bad keyword fails before any model loads
+    elif not isinstance(prompt, str) or not prompt.strip():
+        raise ConfigError(f"prompt must be a sentence such as 'a photo of a metal nut', got "
+                          f"{prompt!r}")
+    dev = resolve_device(device)
+    shots, infos = load_images(images, size=prof.image_size)
+    missing = missing_assets(prof)
+    if missing:
+        from .errors import AssetMissingError
+
+        raise AssetMissingError(f"profile {prof.name!r} needs weights that are not cached: "
+                                f"{', '.join(missing)}; fetch them with: tvig download "
+                                f"{' '.join(missing)} (or use --profile tiny to try the "
+                                "pipeline with random weights)")
+    files = [i.path for i in infos]
+    out = Path(out).expanduser()
+    key = {"category": category, "shots": [_sha256(f) for f in files], "seed": seed, "n": n,
+           "prompt": prompt, "keyword": keyword, "profile": prof.to_dict(),
+           "integrator": config.to_dict(), "tvig_version": __version__}
+    check_out_folder(out, key)
+    return Inputs(shots=shots, files=files, notes=notes_text(infos), category=category, out=out,
+                  profile=prof, config=config, n=n, seed=seed, device=dev, run_key=key)
+
+
+def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "str | Path",
+             profile: "str | Profile" = "fast", n: int | None = None, rounds: int | None = None,
+             seed: int = 0, device: str = "auto", *, prompt: str | None = None,
+             keyword: str | None = None, report: bool = False, progress: bool = True,
+             log: Log = print,
+             callback: Callable[[str, dict], None] | None = None,
+             **integrator: Any) -> GenerateOutput:
+    """Generate ``n`` non-defective images of ``category`` from the shots in ``images`` into ``out``.
+
+    ``prompt``: use this prompt instead of selecting one with WordNet + CLIP (``keyword``:
+    the word to expand instead of the category's table entry). ``integrator``:
+    extra :class:`IntegratorConfig` fields (e.g. ``merge_weight=0.3``). ``callback(event, info)``
+    is called after each round ("round") and each written image ("image").
+    """
+    t0 = time.perf_counter()
+    inp = validate_inputs(images, category, out, profile, n, rounds, seed, device,
+                          prompt=prompt, keyword=keyword, **integrator)
+    prof = inp.profile
+    for line in inp.notes:
+        log(f"note: {line}")
+    if prof.random_weights:
+        log(RANDOM_WEIGHTS_BANNER)
+    log(f"{len(inp.files)} shot(s) of {category!r}; profile {prof.name}; device {inp.device}; "
+        f"{inp.config.rounds} round(s) x {inp.config.candidates} candidates, keep "
+        f"{inp.config.keep}; {inp.n} images")
+
+    from .clip import load_clip
+    from .generation import latent_stats
+    from .integration import integrate
+    from .output import manifest_meta, start_run, write_set
+    from .vqgan import load_vqgan
+
+    log("loading CLIP and VQGAN ...")
+    clip = load_clip(prof, inp.device)
+    vqgan = load_vqgan(prof, inp.device)
+    shots = inp.shots.to(inp.device)
+    with torch.no_grad():
+        shot_emb = clip.encode_images(shots)  # (k, D)
+    selection = None
+    if prompt is None:
+        from .prompting import select_prompt
+
+        log("selecting the prompt (WordNet + CLIP) ...")
+        selection = select_prompt(category, shots, clip, keyword=keyword, profile=prof,
+                                  captions=False)
+        prompt = selection.prompt
+    log(f"prompt: {prompt!r}")
+    text_emb = clip.encode_texts([prompt])[0]  # (D,)
+    dist0 = latent_stats(vqgan, shots, prof, seed=inp.seed)
+    state = start_run(inp.out, inp.run_key)
+    if selection is not None:
+        selection.save(inp.out)  # OUT/prompt.json: p* and the full ranking
+    result = integrate(vqgan, clip, dist0, shot_emb=shot_emb, text_emb=text_emb, profile=prof,
+                       config=inp.config, seed=inp.seed, state_dir=state, progress=progress,
+                       callback=callback)
+    meta = manifest_meta(category=category, prompt=prompt, profile=prof, config=inp.config)
+    rows = write_set(inp.out, result, n=inp.n, seed=inp.seed, vqgan=vqgan, clip=clip,
+                     text_emb=text_emb, shot_emb=shot_emb, config=inp.config, meta=meta,
+                     progress=progress, callback=callback)
+    res = GenerateOutput(out=inp.out, images_dir=inp.out / IMAGES_DIR, manifest=inp.out / MANIFEST,
+                         rows=rows, prompt=prompt, result=result)
+    if report:
+        res.report = report_for_set(inp.out, inp.shots, clip, prof, rows=rows)
+    res.seconds = time.perf_counter() - t0
+    log(f"wrote {len(rows)} images to {res.images_dir}")
+    log(f"manifest: {res.manifest}")
+    if res.report:
+        log(f"quality report: {res.report['json']}  contact sheet: {res.report['sheet']}")
+    return res
+
+
+def report_for_set(out: "str | Path", shots: torch.Tensor, clip, profile: Profile, *,
+                   rows: Sequence[dict[str, str]] | None = None) -> dict[str, Path]:
+    """Compute and write the quality report of the set in ``out`` (see :mod:`tvig.report`)."""
+    from . import atomic
+    from .images import load_images
+    from .report import quality_report, write_report
+
+    out = Path(out)
+    rows = list(rows) if rows is not None else atomic.read_csv(out / MANIFEST)
+    if not rows:
+        raise InputError(f"no generated images listed in {out / MANIFEST}; run tvig generate first")
+    files = [out / IMAGES_DIR / r["file"] for r in rows]
+    gen, _ = load_images(files, size=profile.image_size)
+    rep = quality_report(gen, shots, clip, files=[f.name for f in files])
+    banner = RANDOM_WEIGHTS_BANNER if profile.random_weights else None
+    return write_report(out, rep, shots, gen, banner=banner,
+                        meta={"profile": profile.name, "random_weights": profile.random_weights})
+
+
+def run_prompt(run_root: "str | Path") -> tuple[str | None, str]:
+    """(p*, note) from a run folder's ``prompt.json`` (notebook 01 / ``tvig prompts``), or
+    (None, note) when it is missing, so that :func:`generate` selects the prompt itself."""
+    from .paths import RunPaths
+
+    path = RunPaths(run_root).prompt_json
+    if path.is_file():
+        from .prompting import load_prompt
+
+        return load_prompt(run_root)
+    return None, (f"{path} not found (notebook 01 not run): the prompt is selected now with "
+                  "WordNet + CLIP, as notebook 01 would")
