@@ -1,0 +1,1 @@
+"""Figures (matplotlib), one module per topic; each function returns a Figure."""
