@@ -32,14 +32,14 @@
 
 # %% tags=["parameters"]
 profile = "paper"  # "paper", "fast" or "tiny" (random weights: pictures mean nothing)
-data_root = None  # MVTec-style root folder; None = an embedded sample class (no download)
+data_root = None  # MVTec-style root folder; None: an embedded sample class (no download)
 category = "metal_nut"
 shots = 1  # k, the number of real good images
 seed = 0
-out_dir = None  # run folder (RunPaths root); None = runs/sample/<category>
-prompt = None  # None = the prompt chosen by notebook 01, else "a photo of a <category>"
+out_dir = None  # run folder (RunPaths root); None: runs/sample/<category>
+prompt = None  # None: the prompt chosen by notebook 01, else "a photo of a <category>"
 n = 4  # candidates per optimisation step (one batch)
-steps = None  # optimisation steps; None = the profile's
+steps = None  # optimisation steps; None: the profile's
 device = "auto"
 
 # %%

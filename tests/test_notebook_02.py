@@ -17,6 +17,11 @@ def test_notebook_pair_in_sync_and_without_outputs():
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in code) == 1
+    import papermill
+
+    params = papermill.inspect_notebook(str(NB.with_suffix(".ipynb")))
+    assert {"profile", "data_root", "category", "shots", "seed", "out_dir", "prompt", "n",
+            "steps", "device"} <= set(params)  # a parameter papermill cannot parse is lost
     from_py = jupytext.read(NB.with_suffix(".py"))
     assert [c.source for c in from_py.cells] == ["".join(c["source"]) for c in nb["cells"]]
 
