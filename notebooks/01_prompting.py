@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -73,7 +75,7 @@ print("run folder:", run.root)
 folder = class_folder(data_root, category, run.root)
 shot_files = pick_shots(folder, shots, seed)
 x, infos = load_images(shot_files, size=224)  # (k, 3, 224, 224) in [0, 1]
-fig = image_grid(x, [p.name for p in shot_files], suptitle=f"{category}: {shots} shot(s)")
+fig = image_grid(x, titles=[p.name for p in shot_files], title=f"{category}: {shots} shot(s)")
 plt.show()
 
 # %% [markdown]

@@ -1,40 +1,51 @@
-"""Generic figure helpers shared by the topic plot modules.
+"""Generic figure helpers: image grids and atomic figure saving.
 
 Example:
     >>> import torch
-    >>> fig = image_grid(torch.rand(3, 3, 32, 32), titles=["a", "b", "c"])
-    >>> len(fig.axes)
-    3
+    >>> fig = image_grid(torch.rand(6, 3, 32, 32), ncol=3, titles=list("abcdef"))
 """
 
 from __future__ import annotations
 
-import math
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
 
-def image_grid(x: torch.Tensor, titles: Sequence[str] | None = None, ncols: int | None = None,
-               size: float = 2.2, suptitle: str | None = None):
-    """(B, 3, H, W) in [0, 1] -> a Figure with one image per axis (no ticks)."""
+def image_grid(images: torch.Tensor, *, ncol: int | None = None,
+               titles: Sequence[str] | None = None, row_labels: Sequence[str] | None = None,
+               title: str | None = None, size: float = 1.8):
+    """(N, 3, H, W) in [0, 1] -> a Figure with the images in rows of ``ncol``."""
     import matplotlib.pyplot as plt
 
-    b = x.shape[0]
-    ncols = ncols or min(b, 6)
-    nrows = math.ceil(b / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * bool(suptitle)),
+    n = images.shape[0]
+    ncol = ncol or n
+    nrow = max(1, -(-n // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(size * ncol, size * nrow + (0.4 if title else 0)),
                              squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= b:
-            fig.delaxes(ax)
-            continue
-        ax.imshow(x[i].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+    for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
+        for s in ax.spines.values():
+            s.set_visible(False)
+        if k < n:
+            ax.imshow(images[k].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+            if titles is not None and k < len(titles):
+                ax.set_title(titles[k], fontsize=8)
+    if row_labels is not None:
+        for r, lab in enumerate(row_labels[:nrow]):
+            axes[r, 0].set_ylabel(lab, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def save_figure(fig, path: "str | Path", dpi: int = 120) -> Path:
+    """Save a Figure as PNG atomically (no half-written file on interruption)."""
+    from .. import atomic
+
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
+    return Path(path)
