@@ -30,7 +30,7 @@ import numpy as np
 from . import __version__, atomic
 from .data import ClassLayout, parse_shots, resolve_class, sample_shots
 from .detectors import build_detector, get_detector
-from .errors import InputError, choices_text
+from .errors import InputError, NumericsError, choices_text
 from .training_sets import TRAIN_SETS, AugmentConfig, build_training_set
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
@@ -94,6 +94,11 @@ def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, 
     training = build_training_set(train_set, shots, run_dir, generated_dir=generated_dir,
                                   n_extra=n_augment if train_set == "augmented" else None,
                                   seed=seed, augment=augment)
+    need = get_detector(model).min_train
+    if training.n_train < need:
+        raise InputError(f"{model} needs at least {need} training images, but train set "
+                         f"{train_set!r} with k={k} has {training.n_train} (PaDiM's covariance "
+                         "is undefined for one image); use patchcore_r18 for 1-shot baselines")
     return Prepared(layout, run_dir, training, k)
 
 
@@ -105,6 +110,21 @@ def _datamodule(p: Prepared, batch_size: int, seed: int):
                   mask_dir=p.layout.mask_dirs, train_batch_size=batch_size,
                   eval_batch_size=batch_size, num_workers=0, test_split_mode="from_dir",
                   val_split_mode="same_as_test", seed=seed)
+
+
+def finite_check():
+    """A Lightning callback counting non-finite test scores (``.bad``): NaN must not be scored."""
+    from lightning.pytorch.callbacks import Callback
+
+    class FiniteScores(Callback):
+        bad = 0
+
+        def on_test_batch_end(self, trainer, pl_module, outputs, *args, **kwargs):
+            score = getattr(outputs, "pred_score", None)
+            if score is not None:
+                self.bad += int((~score.isfinite()).sum())
+
+    return FiniteScores()
 
 
 def save_maps(engine, model, datamodule, path: Path) -> Path:
@@ -163,11 +183,17 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     t0 = time.perf_counter()
     with quiet_lightning():
         seed_everything(seed, workers=True, verbose=False)
+        check = finite_check()
         engine = Engine(default_root_dir=work, logger=False, accelerator=device, devices=1,
-                        max_epochs=n_epochs, check_val_every_n_epoch=n_epochs, barebones=True)
+                        max_epochs=n_epochs, check_val_every_n_epoch=n_epochs, barebones=True,
+                        callbacks=[check])
         engine.fit(model=detector, datamodule=dm)
         metrics = engine.test(model=detector, datamodule=dm, verbose=False)[0]
     seconds = time.perf_counter() - t0
+    if check.bad:
+        raise NumericsError(f"{model} produced {check.bad} non-finite anomaly scores on "
+                            f"{category} (k={p.k}, {train_set}); no row was written. Try more "
+                            "training images or another model.")
     if keep_maps:
         save_maps(engine, detector, dm, work / "maps.npz")
     row = dict(dataset=dataset, category=category, model=model, k=p.k, seed=seed,

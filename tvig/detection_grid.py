@@ -34,7 +34,7 @@ METRICS = ("image_auroc", "pixel_auroc", "aupro")
 class GridSpec:
     categories: Sequence[str]
     shots: Sequence["int | str"] = (1, 5)
-    models: Sequence[str] = ("padim",)
+    models: Sequence[str] = ("patchcore_r18",)
     train_sets: Sequence[str] = ("real", "generated", "augmented")
     seeds: Sequence[int] = (0, 1, 2)
 
@@ -68,7 +68,13 @@ def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_di
     for c in spec.categories:
         layout = resolve_class(dataset, data_root, c, download=download, work_dir=out_dir)
         for k in spec.shots:
-            choose_shots(layout, k, spec.seeds[0])
+            n = len(choose_shots(layout, k, spec.seeds[0]))
+            for m in spec.models:
+                need = get_detector(m).min_train
+                if "real" in spec.train_sets and n < need:
+                    raise InputError(f"{m} needs at least {need} training images; the real "
+                                     f"train set with k={k} has {n} (use patchcore_r18 for "
+                                     "1-shot baselines, or drop 'real')")
         needs_gen = "generated" in spec.train_sets or ("augmented" in spec.train_sets
                                                        and n_augment is None)
         if needs_gen:
@@ -150,4 +156,31 @@ def gains(results, metric: str = "image_auroc", versus: str = "generated"):
     return out.dropna(subset=["gain"])
 
 
-__all__ = ["GridSpec", "KEY", "check_grid", "run_grid", "summarise", "gains", "load_results"]
+
+def plan_train_sets(generated_dir, categories: Sequence[str],
+                    wanted: Sequence[str] = ("real", "generated", "augmented"),
+                    ) -> tuple[list[str], str]:
+    """Which train sets can run, and a note when (b) must be skipped for lack of images.
+
+    Without a generated set for every class, (b) is dropped and the control (c) needs an
+    explicit ``n_augment``; the note says so (and how to make the generated set).
+    """
+    missing = []
+    for c in categories:
+        gen = generated_for(generated_dir, c)
+        try:
+            if gen is None:
+                raise InputError("no folder")
+            generated_images(gen)
+        except InputError:
+            missing.append(f"{c} ({gen})" if gen else c)
+    if not missing or "generated" not in wanted:
+        return list(wanted), ""
+    return [t for t in wanted if t != "generated"], (
+        "NOTE: no generated set for " + ", ".join(missing) + ". Train set (b) real + generated "
+        "is SKIPPED; only the baseline (a) and the augmentation control (c) run. Make one with "
+        "notebook 03 or `tvig generate`, then rerun (finished rows are kept).")
+
+
+__all__ = ["GridSpec", "KEY", "check_grid", "run_grid", "summarise", "gains", "load_results",
+           "plan_train_sets"]

@@ -32,12 +32,14 @@ class DetectorSpec:
     epochs: int = 1  # default max_epochs (1 for memory-bank models, which do not train)
     train_batch_size: int | None = None  # forced batch size (EfficientAd: 1)
     min_image_size: int = 32
+    min_train: int = 1  # fewest training images the model is defined for
     description: str = ""
 
 
 DETECTORS: dict[str, DetectorSpec] = {d.name: d for d in (
     DetectorSpec("padim", "Padim", "resnet18", dict(layers=["layer1", "layer2", "layer3"]),
-                 description="PaDiM, resnet18 layers 1-3: the fast CPU default"),
+                 min_train=2,  # its per-position covariance divides by n - 1
+                 description="PaDiM, resnet18 layers 1-3: fast on CPU, needs >= 2 images"),
     DetectorSpec("patchcore_r18", "Patchcore", "resnet18",
                  dict(layers=("layer2", "layer3"), coreset_sampling_ratio=0.1, num_neighbors=9),
                  description="PatchCore, resnet18 layers 2+3 (the paper's table)"),
@@ -50,11 +52,11 @@ DETECTORS: dict[str, DetectorSpec] = {d.name: d for d in (
                  dict(layers=("layer1", "layer2", "layer3")), epochs=200,
                  description="Reverse Distillation, wide_resnet50_2"),
     DetectorSpec("efficient_ad", "EfficientAd", None, dict(model_size="small"), epochs=100,
-                 train_batch_size=1, min_image_size=128,
+                 train_batch_size=1, min_image_size=256,
                  description="EfficientAd-S (teacher and ImageNette stand-ins when offline)"),
 )}
 
-NOT_MEANINGFUL = ("!! {model}: backbone weights are not available offline -> RANDOM backbone "
+NOT_MEANINGFUL = ("!! {model}: {what} not available offline -> RANDOM {part} "
                   "(pre_trained=False). Its scores are NOT meaningful; fetch the weights online "
                   "(first use of anomalib/timm downloads them) for real numbers.")
 
@@ -147,7 +149,12 @@ def build_detector(name: str, *, image_size: int, pretrained: bool | None = None
     use_weights = resolve_pretrained(spec, pretrained, backbone)
     info = DetectorInfo(name, backbone or spec.backbone or "pdn_" + spec.kwargs["model_size"],
                         use_weights, spec.epochs, spec.train_batch_size,
-                        "" if use_weights else NOT_MEANINGFUL.format(model=name))
+                        "")
+    if not use_weights:
+        teacher = spec.cls == "EfficientAd"
+        info.note = NOT_MEANINGFUL.format(
+            model=name, what=f"teacher weights ({efficient_ad_teacher_path()}) are" if teacher
+            else f"backbone weights ({info.backbone}) are", part="teacher" if teacher else "backbone")
     cls = getattr(M, spec.cls)
     common = dict(pre_processor=cls.configure_pre_processor(image_size=(image_size, image_size)),
                   post_processor=PostProcessor(enable_normalization=False),
@@ -157,4 +164,6 @@ def build_detector(name: str, *, image_size: int, pretrained: bool | None = None
 
         return efficient_ad(spec.kwargs, use_weights, imagenet_dir, **common), info
     kwargs = dict(spec.kwargs, backbone=info.backbone, pre_trained=use_weights)
+    if spec.cls == "Cflow":  # >= 1 fiber batch even for one small image (layer4 is size/32)
+        kwargs["fiber_batch_size"] = max(1, min(64, (image_size // 32) ** 2))
     return cls(**kwargs, **common), info

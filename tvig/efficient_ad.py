@@ -12,13 +12,10 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from anomalib.models import EfficientAd
-
-log = logging.getLogger(__name__)
 
 STANDIN_NOTE = ("!! efficient_ad: ImageNette not found -> stand-in ImageFolder made of the "
                 "run's training images ({path}); the teacher-student penalty term is not the "
@@ -33,10 +30,8 @@ class OfflineEfficientAd(EfficientAd):
         self.use_pretrained_teacher = use_pretrained_teacher
 
     def prepare_pretrained_model(self) -> None:
-        if self.use_pretrained_teacher:
+        if self.use_pretrained_teacher:  # else: keep the random teacher (run_detection said so)
             super().prepare_pretrained_model()
-        else:
-            log.warning("efficient_ad: no pretrained teacher on disk -> RANDOM teacher")
 
 
 def imagenette_dir(imagenet_dir: "str | os.PathLike[str] | None", train_files: list[Path],
