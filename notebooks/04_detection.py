@@ -61,8 +61,8 @@ from tvig.data import resolve_class
 from tvig.detection_grid import GridSpec, gains, plan_train_sets, run_grid, summarise
 from tvig.detection import run_dir_for
 from tvig.paths import RunPaths, run_dir
-from tvig.plots.detection import (load_maps, plot_gain_scatter, plot_qualitative,
-                                  plot_train_set_bars)
+from tvig.plots.detection import (RANDOM_NOTE, load_maps, plot_gain_scatter,
+                                  plot_qualitative, plot_train_set_bars)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 
 P = get_profile(profile)
@@ -155,7 +155,8 @@ label = "+ generated" if other == "generated" else "+ augmentation (stand-in: no
 rd = run_dir_for(det_dir, dataset, classes[0], k0, s0)
 px = P.detect_image_size
 fig = plot_qualitative([("baseline", load_maps(rd / f"{m0}_real_{px}px" / "maps.npz")),
-                        (label, load_maps(rd / f"{m0}_{other}_{px}px" / "maps.npz"))], n=4)
+                        (label, load_maps(rd / f"{m0}_{other}_{px}px" / "maps.npz"))], n=4,
+                       note=None if summary["pretrained"].all() else RANDOM_NOTE)
 show(fig, "qualitative")
 
 # %% [markdown]

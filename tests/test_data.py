@@ -116,6 +116,11 @@ def test_resolve_registry_errors(tmp_path):
         resolve_class("mvtec_loco", None, "pushpins")
 
 
+def test_download_offline_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="could not download MVTec AD.*No network"):
+        resolve_class("mvtec_ad", tmp_path / "mvtec", "bottle", download=True)
+
+
 def test_resolve_sample_writes_once(tmp_path):
     layout = resolve_class("sample", None, "metal_nut", work_dir=tmp_path)
     assert layout.root == tmp_path / "sample_data" / "metal_nut" and layout.n_train == 8

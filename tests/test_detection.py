@@ -51,7 +51,8 @@ def test_grid_resumes_without_duplicates(sample_root, tmp_path, capsys):
                     train_sets=["real", "augmented"], seeds=[0])
     first = run_grid(spec, **kw)
     assert [r["train_set"] for r in first] == ["real", "augmented"]
-    assert first[1]["n_train"] == 5 and first[1]["n_generated"] == 0
+    assert first[1]["n_train"] == 5 and first[1]["n_augmented"] == 3
+    assert first[1]["n_generated"] == 0
     assert run_grid(spec, **kw) == []  # all done: nothing runs again
     spec.seeds = [0, 1]
     more = run_grid(spec, **kw)
@@ -186,3 +187,17 @@ def test_cli_detect_and_errors(run_cli, tmp_path):
                 "--train-sets", "real", "augmented", "--n-augment", "2", "--seeds", "0",
                 "--profile", "tiny", "--out", tmp_path)
     assert r.returncode == 0 and "nothing new to run" in r.stdout
+
+
+@pytest.mark.slow
+def test_efficient_ad_offline_stand_ins(sample_root, tmp_path, capsys):
+    """No teacher, no ImageNette, no network: labelled stand-ins, never a download."""
+    kw = dict(image_size=256, out_dir=tmp_path, dataset="sample", epochs=1)
+    with pytest.raises(InputError, match="needs >= 2 training steps"):
+        run_detection(sample_root, "metal_nut", 1, 0, "efficient_ad", "real", **kw)
+    row = run_detection(sample_root, "metal_nut", 2, 0, "efficient_ad", "real", **kw)
+    out = capsys.readouterr().out
+    assert "RANDOM teacher" in out and "stand-in ImageFolder" in out
+    assert row["pretrained"] is False and all(0.0 <= row[m] <= 1.0 for m in METRICS)
+    standin = tmp_path / "runs" / "sample" / "metal_nut" / "k2_seed0" / "imagenette_standin"
+    assert len(list((standin / "standin").glob("*.png"))) == 2

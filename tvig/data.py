@@ -178,8 +178,8 @@ def _download(spec: DatasetSpec, root: Path, category: str) -> None:
     try:
         cls(root=root, category=category).prepare_data()
     except Exception as e:  # network errors come in many types (URLError, HTTPError, OSError)
-        raise InputError(f"could not download {spec.description} into {root}: {e} (no "
-                         f"network? then {spec.how_to_get.split('or ', 1)[-1]})") from None
+        raise InputError(f"could not download {spec.description} into {root}: {e}. No "
+                         f"network? Then get it by hand: {spec.how_to_get}") from None
 
 
 def resolve_class(dataset: str, root: "str | os.PathLike[str] | None", category: str, *,

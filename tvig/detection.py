@@ -34,7 +34,7 @@ from .errors import InputError, NumericsError, choices_text
 from .training_sets import TRAIN_SETS, AugmentConfig, build_training_set
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
-                  "n_generated", "image_auroc", "pixel_auroc", "aupro", "seconds", "pretrained",
+                  "n_generated", "n_augmented", "image_auroc", "pixel_auroc", "aupro", "seconds", "pretrained",
                   "backbone", "image_size", "tvig_version")
 KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size")
 _QUIET_PREFIXES = ("lightning", "anomalib", "pytorch_lightning")
@@ -180,6 +180,9 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     work = p.run_dir / f"{model}_{train_set}_{image_size}px"
     dm = _datamodule(p, info.train_batch_size or batch_size, seed)
     n_epochs = epochs or info.epochs
+    if model == "efficient_ad" and n_epochs * p.training.n_train < 2:  # batch size is 1
+        raise InputError("efficient_ad needs >= 2 training steps (epochs x images); anomalib's "
+                         "LR schedule steps at int(0.95 x steps). Use more epochs or images.")
     t0 = time.perf_counter()
     with quiet_lightning():
         seed_everything(seed, workers=True, verbose=False)
@@ -199,10 +202,12 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     row = dict(dataset=dataset, category=category, model=model, k=p.k, seed=seed,
                train_set=train_set, n_train=p.training.n_train,
                n_generated=p.training.n_extra if train_set == "generated" else 0,
+               n_augmented=p.training.n_extra if train_set == "augmented" else 0,
                image_auroc=round(float(metrics["image_AUROC"]), 6),
                pixel_auroc=round(float(metrics["pixel_AUROC"]), 6),
                aupro=round(float(metrics["pixel_AUPRO"]), 6), seconds=round(seconds, 2),
                pretrained=info.pretrained and imagenet_real, backbone=info.backbone,
                image_size=image_size, tvig_version=__version__)
+    row = {c: row[c] for c in RESULT_COLUMNS}
     atomic.append_csv_rows(results_csv or Path(out_dir) / "results.csv", [row])
     return row

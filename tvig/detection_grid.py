@@ -55,11 +55,13 @@ def generated_for(generated_dir: "str | os.PathLike[str] | None", category: str)
     return None if generated_dir is None else Path(str(generated_dir).format(category=category))
 
 
-def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_dir=None,
-               n_augment: int | None = None, download: bool = False) -> None:
+def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: int,
+               generated_dir=None, n_augment: int | None = None, download: bool = False) -> None:
     """Raise a :mod:`tvig.errors` exception for any bad input before anything trains."""
     for m in spec.models:
-        get_detector(m)
+        if image_size < get_detector(m).min_image_size:
+            raise InputError(f"{m} needs image_size >= {get_detector(m).min_image_size}, got "
+                             f"{image_size} (pass --image-size or another profile)")
     for t in spec.train_sets:
         if t not in TRAIN_SETS:
             raise InputError(choices_text("train set", t, list(TRAIN_SETS)))
@@ -96,7 +98,7 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: in
     from tqdm.auto import tqdm
 
     check_grid(spec, data_root=data_root, dataset=dataset, out_dir=out_dir,
-               generated_dir=generated_dir, n_augment=n_augment,
+               image_size=image_size, generated_dir=generated_dir, n_augment=n_augment,
                download=kwargs.get("download", False))
     csv = Path(out_dir) / "results.csv"
     done = done_keys(csv)
@@ -105,13 +107,21 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: in
     skipped = len(spec.jobs()) - len(jobs)
     if skipped:
         log(f"resuming: {skipped} of {len(spec.jobs())} runs already in {csv}")
+    said: set[str] = set()
+
+    def log_once(msg: str) -> None:  # the random-backbone note once per grid, not per run
+        if msg not in said:
+            said.add(msg)
+            log(msg)
+
     rows = []
     for j in tqdm(jobs, desc="detection runs", disable=not progress):
         rows.append(run_detection(data_root, j["category"], j["k"], j["seed"], j["model"],
                                   j["train_set"], generated_dir=generated_for(generated_dir,
                                                                               j["category"]),
                                   image_size=image_size, out_dir=out_dir, dataset=dataset,
-                                  n_augment=n_augment, results_csv=csv, log=log, **kwargs))
+                                  n_augment=n_augment, results_csv=csv, log=log_once,
+                                  **kwargs))
     return rows
 
 

@@ -75,10 +75,12 @@ def _pick(maps: dict[str, np.ndarray], n: int) -> list[int]:
     return [int(i) for i in bad[np.argsort(-area, kind="stable")][:n]]
 
 
-def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int = 4):
+def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int = 4,
+                     note: str | None = None):
     """Paper-style grid: image, ground truth, then per run: anomaly map, predicted mask, contour.
 
-    ``runs`` = [("baseline", maps), ("+ generated", maps), ...] on the same test set.
+    ``runs`` = [("baseline", maps), ("+ generated", maps), ...] on the same test set;
+    ``note`` (e.g. :data:`RANDOM_NOTE`) is added to the title.
     """
     import matplotlib.pyplot as plt
 
@@ -117,8 +119,8 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(title, fontsize=7)
-    fig.suptitle("defective test images (contour: red = predicted, green = ground truth)",
-                 fontsize=9)
+    title = "defective test images (contour: red = predicted, green = ground truth)"
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9)
     fig.tight_layout()
     return fig
 
