@@ -1,0 +1,203 @@
+"""Detectors, one detection run, the resumable grid, summaries and figures."""
+import shutil
+
+import matplotlib
+import pytest
+
+from tvig import atomic
+from tvig.detection import run_detection
+from tvig.detection_grid import GridSpec, gains, run_grid, summarise
+from tvig.detectors import DETECTORS, build_detector, get_detector, resolve_pretrained
+from tvig.errors import AssetMissingError, InputError
+
+matplotlib.use("Agg")
+METRICS = ("image_auroc", "pixel_auroc", "aupro")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any attempt to train fails the test: bad inputs must be rejected before."""
+    from anomalib.engine import Engine
+
+    def boom(*a, **k):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(Engine, "fit", boom)
+
+
+def test_patchcore_r18_fits_and_tests(sample_root, tmp_path):
+    row = run_detection(sample_root, "metal_nut", 2, 0, "patchcore_r18", "real", image_size=64,
+                        out_dir=tmp_path, dataset="sample", keep_maps=True)
+    assert all(0.0 <= row[m] <= 1.0 for m in METRICS)
+    assert row["pretrained"] is False and row["n_train"] == 2 and row["backbone"] == "resnet18"
+    rows = atomic.read_csv(tmp_path / "results.csv")
+    assert len(rows) == 1 and rows[0]["model"] == "patchcore_r18"
+    run = tmp_path / "runs" / "sample" / "metal_nut" / "k2_seed0"
+    assert (run / "patchcore_r18_real_64px" / "maps.npz").is_file()
+    assert not (tmp_path / "results").exists()  # anomalib's files stay in the run folder
+
+    from tvig.plots.detection import load_maps, plot_qualitative
+
+    maps = load_maps(run / "patchcore_r18_real_64px" / "maps.npz")
+    assert maps["anomaly_map"].shape == (10, 64, 64) and maps["gt_label"].sum() == 6
+    fig = plot_qualitative([("baseline", maps), ("again", maps)], n=3)
+    assert len(fig.axes) == 3 * 8
+
+
+def test_grid_resumes_without_duplicates(sample_root, tmp_path, capsys):
+    kw = dict(data_root=sample_root, dataset="sample", out_dir=tmp_path, image_size=64,
+              n_augment=3, progress=False)
+    spec = GridSpec(categories=["brick"], shots=[2], models=["padim"],
+                    train_sets=["real", "augmented"], seeds=[0])
+    first = run_grid(spec, **kw)
+    assert [r["train_set"] for r in first] == ["real", "augmented"]
+    assert first[1]["n_train"] == 5 and first[1]["n_augmented"] == 3
+    assert first[1]["n_generated"] == 0
+    assert run_grid(spec, **kw) == []  # all done: nothing runs again
+    spec.seeds = [0, 1]
+    more = run_grid(spec, **kw)
+    assert [(r["seed"], r["train_set"]) for r in more] == [(1, "real"), (1, "augmented")]
+    assert "resuming: 2 of 4 runs" in capsys.readouterr().out
+    rows = atomic.read_csv(tmp_path / "results.csv")
+    keys = [(r["seed"], r["train_set"]) for r in rows]
+    assert len(rows) == 4 and len(set(keys)) == 4
+    s = summarise(tmp_path / "results.csv")
+    assert list(s["n_seeds"]) == [2, 2] and s["image_auroc_std"].notna().all()
+    for m in METRICS:
+        assert s[f"{m}_mean"].between(0, 1).all()
+
+
+def test_unknown_model_lists_valid_names(sample_root, tmp_path, no_training):
+    with pytest.raises(InputError, match="valid models: cflow, efficient_ad, padim, "
+                       "patchcore_r18, patchcore_wrn50, reverse_distillation"):
+        run_detection(sample_root, "brick", 1, 0, "patchcore", out_dir=tmp_path,
+                      dataset="sample", image_size=64)
+
+
+def test_bad_inputs_rejected_before_training(sample_root, tmp_path, no_training):
+    kw = dict(data_root=sample_root, dataset="sample", out_dir=tmp_path, image_size=64)
+    with pytest.raises(InputError, match="shots=9 is larger than the 8 good"):
+        run_grid(GridSpec(["brick"], shots=[1, 9], models=["patchcore_r18"], seeds=[0],
+                          train_sets=["real"]), **kw)
+    with pytest.raises(InputError, match="padim needs at least 2 training images"):
+        run_grid(GridSpec(["brick"], shots=[1], models=["padim"], seeds=[0],
+                          train_sets=["real"]), **kw)
+    with pytest.raises(InputError, match="need a generated folder"):
+        run_grid(GridSpec(["brick"], shots=[1], seeds=[0]), **kw)
+    with pytest.raises(InputError, match="valid train sets"):
+        run_grid(GridSpec(["brick"], shots=[1], seeds=[0], train_sets=["mixed"]), **kw)
+    broken = tmp_path / "data"
+    shutil.copytree(sample_root / "gravel", broken / "gravel")
+    shutil.rmtree(broken / "gravel" / "ground_truth")
+    with pytest.raises(InputError, match="no ground-truth masks"):
+        run_detection(broken, "gravel", 1, 0, "padim", out_dir=tmp_path, dataset="folder",
+                      image_size=64)
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_padim_needs_two_images_and_nan_scores_are_refused(sample_root, tmp_path, monkeypatch):
+    import dataclasses
+
+    import tvig.detectors as D
+    from tvig.errors import NumericsError
+
+    kw = dict(out_dir=tmp_path, dataset="sample", image_size=64)
+    with pytest.raises(InputError, match="padim needs at least 2 training images"):
+        run_detection(sample_root, "brick", 1, 0, "padim", "real", **kw)
+    # without the guard, PaDiM's 1-image covariance gives NaN scores: never a results row
+    monkeypatch.setitem(D.DETECTORS, "padim", dataclasses.replace(D.DETECTORS["padim"],
+                                                                  min_train=1))
+    with pytest.raises(NumericsError, match="non-finite anomaly scores"):
+        run_detection(sample_root, "brick", 1, 0, "padim", "real", **kw)
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_pretrained_follows_cached_weights(tmp_path, monkeypatch):
+    import torch
+
+    spec = get_detector("padim")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    assert resolve_pretrained(spec, None) is False  # offline, nothing cached: random backbone
+    with pytest.raises(AssetMissingError, match="not cached"):
+        resolve_pretrained(spec, True)
+    from timm.models import get_pretrained_cfg
+
+    url = get_pretrained_cfg("resnet18").url
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / url.rsplit("/", 1)[-1]).write_bytes(b"x")
+    assert resolve_pretrained(spec, None) is True
+    assert resolve_pretrained(spec, False) is False
+
+
+def test_registry_and_sizes():
+    assert {"padim", "patchcore_r18", "patchcore_wrn50", "cflow", "efficient_ad",
+            "reverse_distillation"} == set(DETECTORS)
+    assert DETECTORS["patchcore_r18"].kwargs["layers"] == ("layer2", "layer3")
+    with pytest.raises(InputError, match="efficient_ad needs image_size >= 256"):
+        build_detector("efficient_ad", image_size=64, imagenet_dir=".")
+    model, info = build_detector("cflow", image_size=64, pretrained=False)
+    assert info.epochs == 50 and model.model.fiber_batch_size == 4  # layer4 is 2x2 at 64 px
+
+
+def _rows():
+    rows = []
+    for cat, base in (("brick", 0.6), ("metal_nut", 0.8)):
+        for seed in (0, 1):
+            for ts, d in (("real", 0.0), ("generated", 0.1), ("augmented", 0.05)):
+                rows.append(dict(dataset="sample", category=cat, model="padim", k=1, seed=seed,
+                                 train_set=ts, image_auroc=base + d + 0.01 * seed,
+                                 pixel_auroc=0.9, aupro=0.5, seconds=1, n_train=1,
+                                 n_generated=0, pretrained=False))
+    return rows
+
+
+def test_summary_gains_and_figures():
+    from tvig.plots.detection import plot_gain_scatter, plot_train_set_bars
+
+    s = summarise(_rows())
+    assert len(s) == 6
+    real = s[(s.category == "brick") & (s.train_set == "real")].iloc[0]
+    assert real["image_auroc_mean"] == pytest.approx(0.605)
+    assert real["image_auroc_std"] == pytest.approx(0.00707, abs=1e-4)
+    g = gains(_rows())
+    assert list(g["gain"].round(6)) == [0.1, 0.1]
+    fig = plot_train_set_bars(s)
+    assert "RANDOM" in fig._suptitle.get_text()
+    q = [dict(category="brick", similarity=0.7, diversity=0.2),
+         dict(category="metal_nut", similarity=0.8, diversity=0.1)]
+    assert len(plot_gain_scatter(g, q).axes) == 2
+    with pytest.raises(InputError, match="lacks column"):
+        plot_gain_scatter(g, [dict(category="brick", similarity=1)])
+    with pytest.raises(InputError, match="empty"):
+        summarise([])
+
+
+def test_cli_detect_and_errors(run_cli, tmp_path):
+    r = run_cli("detect", "--category", "brick", "--model", "nope", "--out", tmp_path)
+    assert r.returncode == 2 and "valid models: cflow" in r.stderr
+    r = run_cli("detect", "--category", "metal_nut", "--shots", "1", "--model", "patchcore_r18",
+                "--control", "--n-augment", "2", "--seeds", "0", "--profile", "tiny",
+                "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "RANDOM WEIGHTS" in r.stdout and "image_auroc_mean" in r.stdout
+    rows = atomic.read_csv(tmp_path / "results.csv")
+    assert [x["train_set"] for x in rows] == ["real", "augmented"]
+    r = run_cli("detect-grid", "--categories", "metal_nut", "--shots", "1", "--models",
+                "patchcore_r18",
+                "--train-sets", "real", "augmented", "--n-augment", "2", "--seeds", "0",
+                "--profile", "tiny", "--out", tmp_path)
+    assert r.returncode == 0 and "nothing new to run" in r.stdout
+
+
+@pytest.mark.slow
+def test_efficient_ad_offline_stand_ins(sample_root, tmp_path, capsys):
+    """No teacher, no ImageNette, no network: labelled stand-ins, never a download."""
+    kw = dict(image_size=256, out_dir=tmp_path, dataset="sample", epochs=1)
+    with pytest.raises(InputError, match="needs >= 2 training steps"):
+        run_detection(sample_root, "metal_nut", 1, 0, "efficient_ad", "real", **kw)
+    row = run_detection(sample_root, "metal_nut", 2, 0, "efficient_ad", "real", **kw)
+    out = capsys.readouterr().out
+    assert "RANDOM teacher" in out and "stand-in ImageFolder" in out
+    assert row["pretrained"] is False and all(0.0 <= row[m] <= 1.0 for m in METRICS)
+    standin = tmp_path / "runs" / "sample" / "metal_nut" / "k2_seed0" / "imagenette_standin"
+    assert len(list((standin / "standin").glob("*.png"))) == 2
