@@ -36,6 +36,16 @@
 #
 # Every piece of logic lives in `tvig`; this notebook only calls it and shows the results.
 
+# %%
+# tvig setup (Colab / Binder): installs tvig when it is missing; no-op locally
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("tvig") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tvig @ git+https://github.com/ORG/tvig"], check=True)
+on_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+if on_colab and not os.path.exists("/usr/share/wordnet/data.noun"):
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wordnet-base", "wordnet-sense-index"], check=True)
+
 # %% tags=["parameters"]
 profile = "tiny"  # sets the image size: "paper"/"fast" 256 px, "tiny" 64 px
 data_root = None  # dataset root; None = the embedded sample classes (no download)
