@@ -65,8 +65,9 @@ from tvig.paths import RunPaths, run_dir
 from tvig.plots import generation as gplots
 from tvig.plots.common import image_grid, save_figure
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
-from tvig.runinputs import load_shots, resolve_prompt
+from tvig.prompting import load_prompt
 from tvig.seeding import resolve_device
+from tvig.shots import load_shots
 from tvig.vqgan import load_vqgan
 from tvig.widgets import sigma_explorer
 
@@ -92,7 +93,8 @@ def show(fig, name):
 # The k real good images we start from (resized to the generator's resolution).
 
 # %%
-x_shots, shot_files, notes = load_shots(data_root, category, shots, P.image_size, workdir=run.root)
+x_shots, shot_files, notes = load_shots(data_root, category, shots, P.image_size, seed=seed,
+                                         workdir=run.root)
 for line in notes:
     print("note:", line)
 show(image_grid(x_shots, title=f"{category}: {shots} shot(s)"), "shots")
@@ -148,7 +150,7 @@ sigma_explorer(vqgan, dist0, n=n, seed=seed, note=note)
 # with d the spherical distance between unit embeddings.
 
 # %%
-text, source = resolve_prompt(run, category, prompt)
+text, source = load_prompt(run.root, category, prompt)
 print(f"prompt: {text!r}  (from {source})")
 text_emb = clip.encode_texts([text])
 with torch.no_grad():

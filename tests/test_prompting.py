@@ -248,15 +248,6 @@ def test_explorer_updates_on_keyword(clip, shots, tiny):
     assert box.selection.keyword == "screw" and typed.value == ""
 
 
-def test_pick_shots_deterministic(sample_root):
-    from tvig.shots import pick_shots
-
-    a = pick_shots(sample_root / "metal_nut", 3, seed=1)
-    assert a == pick_shots(sample_root / "metal_nut", 3, seed=1) and len(set(a)) == 3
-    with pytest.raises(InputError, match="only"):
-        pick_shots(sample_root / "metal_nut", 999)
-
-
 # --- CLI ------------------------------------------------------------------------------------
 
 def test_cli_prompts_json(run_cli, sample_root, tmp_path):

@@ -233,20 +233,30 @@ def parse_shots(k: "int | str") -> Shots:
     return int(k)
 
 
+def choose_files(files: list[Path], k: "int | str", seed: int) -> list[Path]:
+    """The k-shot rule, shared by the benchmark and the notebooks: a seeded permutation of
+    the sorted ``files``, first k kept, returned sorted (nested: the 1-shot image of a seed
+    is in its 5-shot set). ``k="all"`` returns every file."""
+    k = parse_shots(k)
+    if k == "all":
+        return list(files)
+    if k > len(files):
+        where = files[0].parent if files else "the folder"
+        raise InputError(f"shots={k} is larger than the {len(files)} good training images in "
+                         f"{where}; use shots <= {len(files)} or 'all'")
+    order = np.random.default_rng(seed).permutation(len(files))[:k]
+    return [files[i] for i in sorted(order)]
+
+
 def choose_shots(layout: ClassLayout, k: "int | str", seed: int) -> list[Path]:
-    """k training images chosen by ``seed`` (nested: the 1-shot image is in the 5-shot set).
+    """k training images of a class chosen by ``seed`` (see :func:`choose_files`).
 
     Only ``train/good`` is listed; the test split is never touched.
     """
-    k = parse_shots(k)
     files = layout.train_images()
-    if k == "all":
-        return files
-    if k > len(files):
-        raise InputError(f"shots={k} is larger than the {len(files)} good training images in "
-                         f"{layout.train_dir}; use shots <= {len(files)} or 'all'")
-    order = np.random.default_rng(seed).permutation(len(files))[:k]
-    return [files[i] for i in sorted(order)]
+    if not files:
+        raise InputError(f"no good training images in {layout.train_dir}")
+    return choose_files(files, k, seed)
 
 
 def link_files(files: list[Path], dest: "str | os.PathLike[str]", prefix: str = "") -> list[Path]:

@@ -100,9 +100,19 @@ def fix_notebook(nb: NotebookFile) -> str:
     strip_outputs(node)
     node.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                             "language": "python"})
-    atomic.write_text(nb.py, jupytext.writes(node, fmt="py:percent"))
-    atomic.write_text(nb.ipynb, jupytext.writes(node, fmt="ipynb"))
-    return f"{nb.stem}: {'setup cell added/updated, ' if changed else ''}.py and .ipynb rewritten"
+    if nb.ipynb.exists():  # keep cell ids of unchanged cells: no churn in diffs
+        old = jupytext.read(nb.ipynb).cells
+        for cell, prev in zip(node.cells, old):
+            if (cell.cell_type, cell.source) == (prev.cell_type, prev.source) and "id" in prev:
+                cell["id"] = prev["id"]
+    written = []
+    for path, fmt in ((nb.py, "py:percent"), (nb.ipynb, "ipynb")):
+        text = jupytext.writes(node, fmt=fmt)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic.write_text(path, text)
+            written.append(path.suffix)
+    what = " and ".join(written) + " rewritten" if written else "unchanged"
+    return f"{nb.stem}: {'setup cell added/updated, ' if changed else ''}{what}"
 
 
 def fix_folder(folder: "str | Path | None" = None) -> list[str]:

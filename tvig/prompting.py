@@ -227,21 +227,33 @@ def select_prompt(category: str, shots: "torch.Tensor | Sequence[str | os.PathLi
 
 
 def load_prompt(run_root: "str | os.PathLike[str]", keyword: str | None = None,
-                ) -> tuple[str, str]:
-    """(p*, note) from a run folder's prompt.json (notebook 01); missing -> "a photo of a {kw}"."""
+                prompt: str | None = None) -> tuple[str, str]:
+    """(p*, where it came from): ``prompt`` if given, else the run folder's prompt.json
+    (notebook 01 / ``tvig prompts``), else "a photo of a {keyword}" with a note.
+
+    Without a keyword, a missing or unreadable prompt.json is an :class:`InputError`.
+    """
+    import json
+
     from .paths import RunPaths
 
+    if prompt:
+        return prompt, "parameter"
     path = RunPaths(run_root).prompt_json
+    problem = f"{path} not found (notebook 01 not run)"
     if path.is_file():
-        import json
-
-        return json.loads(path.read_text())["prompt"], f"prompt from {path}"
+        try:
+            p = json.loads(path.read_text())["prompt"]
+            if isinstance(p, str) and p.strip():
+                return p, f"prompt from {path}"
+        except (ValueError, KeyError, TypeError):
+            pass
+        problem = f"{path} is unreadable (rerun notebook 01)"
     if keyword is None:
-        raise InputError(f"no prompt at {path}: run notebook 01 / tvig prompts first, or pass "
+        raise InputError(f"no prompt: {problem}; run notebook 01 / tvig prompts first, or pass "
                          "a keyword")
     kw = normalise_keyword(keyword)
-    return _article(f"a photo of a {kw}"), (f"{path} not found (notebook 01 not run): using the "
-                                            f"plain template prompt")
+    return _article(f"a photo of a {kw}"), f"{problem}: using the plain template prompt"
 
 
 def format_ranking(rows: Sequence[PromptRow], top: int | None = None) -> str:

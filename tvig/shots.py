@@ -1,22 +1,25 @@
 """The k shot images a notebook starts from: a class folder (or a sample class) and a seed.
 
-Minimal on purpose: the detection benchmark's k-shot sampler (tvig.data) owns the protocol;
-this only picks ``k`` files of ``<class>/train/good`` reproducibly for the tutorial notebooks.
+Every notebook and the detection benchmark choose shots with the same rule
+(:func:`tvig.data.choose_files`), so notebook 01's prompt, notebook 02/03's generated set
+and notebook 04's real training set all come from the *same* k images for a given seed.
 
 Example:
     >>> folder = class_folder(None, "metal_nut", "/tmp/run")     # doctest: +SKIP
     >>> pick_shots(folder, k=1, seed=0)                          # doctest: +SKIP
     [PosixPath('/tmp/run/sample_data/metal_nut/train/good/006.png')]
+    >>> x, files, notes = load_shots(None, "metal_nut", 1, 64, seed=0, workdir="/tmp/run")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
+import torch
+
 from .errors import ConfigError, InputError, choices_text
-from .images import collect_image_paths
+from .images import load_images, notes_text
 
 
 def class_folder(data_root: "str | os.PathLike[str] | None", category: str,
@@ -33,19 +36,33 @@ def class_folder(data_root: "str | os.PathLike[str] | None", category: str,
         if not (folder / "train" / "good").is_dir():
             write_sample_class(Path(workdir) / "sample_data", category)
         return folder
-    folder = Path(data_root).expanduser() / category
+    root = Path(data_root).expanduser()
+    folder = root / category
     if not (folder / "train" / "good").is_dir():
+        found = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         raise InputError(f"{folder / 'train' / 'good'} not found: data_root must hold "
-                         f"<class>/train/good/ (MVTec layout); check data_root and category")
+                         f"<class>/train/good/ (MVTec layout); classes found under {root}: "
+                         f"{', '.join(found) or 'none'}")
     return folder
 
 
 def pick_shots(folder: "str | os.PathLike[str]", k: int, seed: int = 0) -> list[Path]:
-    """``k`` images of ``folder/train/good``, chosen by ``seed`` (sorted for display)."""
-    files = collect_image_paths(Path(folder) / "train" / "good")
-    if not isinstance(k, int) or k < 1:
+    """``k`` images of ``folder/train/good``, chosen by ``seed`` with the benchmark's rule."""
+    from .data import choose_files, list_images
+
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"shots must be a positive integer, got {k!r}")
-    if k > len(files):
-        raise InputError(f"asked for {k} shots but {folder}/train/good has only {len(files)} "
-                         "images; lower shots")
-    return sorted(random.Random(seed).sample(files, k))
+    good = Path(folder) / "train" / "good"
+    files = list_images(good)
+    if not files:
+        raise InputError(f"folder has no images: {good}")
+    return choose_files(files, k, seed)
+
+
+def load_shots(data_root: "str | os.PathLike[str] | None", category: str, k: int, size: int, *,
+               seed: int = 0, workdir: "str | os.PathLike[str]",
+               ) -> tuple[torch.Tensor, list[Path], list[str]]:
+    """-> ((k, 3, size, size) in [0, 1], their paths, conversion notes)."""
+    files = pick_shots(class_folder(data_root, category, workdir), k, seed)
+    x, infos = load_images(files, size=size)
+    return x, files, notes_text(infos)
