@@ -37,7 +37,7 @@ if on_colab and not os.path.exists("/usr/share/wordnet/data.noun"):
     subprocess.run(["apt-get", "install", "-y", "-qq", "wordnet-base", "wordnet-sense-index"], check=True)
 
 # %% tags=["parameters"]
-profile = "tiny"  # paper or fast need CLIP weights (tvig download); tiny has random weights
+profile = "paper"  # "paper"/"fast" need weights (tvig download); missing -> "tiny" (random weights), loudly
 data_root = None  # a dataset folder in the MVTec layout (None: embedded sample class)
 dataset = "sample"  # keyword table: mvtec_ad, btad, mvtec_loco, sample (or a folder name)
 category = "metal_nut"  # class folder name
@@ -57,11 +57,11 @@ from tvig.images import load_images
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import image_grid
 from tvig.plots.prompting import plot_ranking, plot_relations
-from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.seeding import resolve_device
 from tvig.shots import class_folder, pick_shots
 
-prof = get_profile(profile)
+prof = profile_or_tiny(profile)
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))
 if prof.random_weights:
     print(RANDOM_WEIGHTS_BANNER)

@@ -43,7 +43,7 @@ if on_colab and not os.path.exists("/usr/share/wordnet/data.noun"):
     subprocess.run(["apt-get", "install", "-y", "-qq", "wordnet-base", "wordnet-sense-index"], check=True)
 
 # %% tags=["parameters"]
-profile = "tiny"  # "paper" / "fast" need weights (tvig download); "tiny": random weights
+profile = "paper"  # "paper"/"fast" need weights (tvig download); missing -> "tiny" (random weights), loudly
 data_root = None  # a dataset folder in the MVTec layout; None: embedded sample class
 dataset = "sample"  # keyword table: mvtec_ad, btad, mvtec_loco, sample
 category = "metal_nut"  # class folder name
@@ -71,11 +71,11 @@ from tvig.paths import RunPaths, run_dir
 from tvig.pipeline import generate, run_prompt
 from tvig.plots.integration import (drift_table, latent_drift, round_browser, round_gallery,
                                     score_terms_over_rounds)
-from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.report import contact_sheet
 from tvig.shots import class_folder, pick_shots
 
-prof = get_profile(profile, steps=steps, rounds=rounds, candidates=candidates, keep=keep)
+prof = get_profile(profile_or_tiny(profile), steps=steps, rounds=rounds, candidates=candidates, keep=keep)
 config = IntegratorConfig.from_profile(prof, merge_weight=merge_weight)
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))
 banner = RANDOM_WEIGHTS_BANNER if prof.random_weights else None

@@ -47,7 +47,7 @@ if on_colab and not os.path.exists("/usr/share/wordnet/data.noun"):
     subprocess.run(["apt-get", "install", "-y", "-qq", "wordnet-base", "wordnet-sense-index"], check=True)
 
 # %% tags=["parameters"]
-profile = "tiny"  # sets the image size: "paper"/"fast" 256 px, "tiny" 64 px
+profile = "paper"  # "paper"/"fast" need weights (tvig download); missing -> "tiny" (random weights), loudly
 data_root = None  # dataset root; None = the embedded sample classes (no download)
 dataset = "sample"  # mvtec_ad, btad, mvtec_loco, sample, folder
 category = "metal_nut"
@@ -71,11 +71,12 @@ from tvig.data import resolve_class
 from tvig.detection_grid import GridSpec, gains, plan_train_sets, run_grid, summarise
 from tvig.detection import run_dir_for
 from tvig.paths import RunPaths, run_dir
+from tvig.plots.common import save_figure
 from tvig.plots.detection import (RANDOM_NOTE, load_maps, plot_gain_scatter,
                                   plot_qualitative, plot_train_set_bars)
-from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 
-P = get_profile(profile)
+P = profile_or_tiny(profile)
 if P.random_weights:
     print(RANDOM_WEIGHTS_BANNER)
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))
@@ -95,8 +96,7 @@ print(f"profile {P.name}: {P.detect_image_size} px; classes {classes}; k {shots}
 
 def show(fig, name):
     """Save a figure into the run folder and display it."""
-    with atomic.atomic_open(run.figures_dir / f"04_{name}.png", "wb") as f:
-        fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
+    save_figure(fig, run.figures_dir / f"04_{name}.png")
     plt.show()
     plt.close(fig)
 

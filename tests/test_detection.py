@@ -201,3 +201,12 @@ def test_efficient_ad_offline_stand_ins(sample_root, tmp_path, capsys):
     assert row["pretrained"] is False and all(0.0 <= row[m] <= 1.0 for m in METRICS)
     standin = tmp_path / "runs" / "sample" / "metal_nut" / "k2_seed0" / "imagenette_standin"
     assert len(list((standin / "standin").glob("*.png"))) == 2
+
+
+def test_grid_spec_accepts_single_values():
+    """The notebook runner passes one k (shots=1) to every notebook, notebook 04 included."""
+    from tvig.detection_grid import GridSpec
+
+    spec = GridSpec(categories="brick", shots=1, models="padim", seeds=0, train_sets="real")
+    assert spec.jobs() == [dict(category="brick", k=1, seed=0, model="padim", train_set="real")]
+    assert GridSpec(categories=["a"], shots=[1, "all"], seeds=[3, 4]).shots == (1, "all")

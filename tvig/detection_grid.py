@@ -38,6 +38,12 @@ class GridSpec:
     train_sets: Sequence[str] = ("real", "generated", "augmented")
     seeds: Sequence[int] = (0, 1, 2)
 
+    def __post_init__(self) -> None:
+        """A single value (``shots=1``, ``models="padim"``) is a one-element list."""
+        for name in ("categories", "shots", "models", "train_sets", "seeds"):
+            v = getattr(self, name)
+            object.__setattr__(self, name, (v,) if isinstance(v, (str, int)) else tuple(v))
+
     def jobs(self) -> list[dict[str, Any]]:
         """Every (category, k, seed, model, train_set); k='all' uses only the first seed."""
         out = []

@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import torch
@@ -36,10 +35,9 @@ def prompt_explorer(clip, shots: torch.Tensor, category: str = "metal_nut",
                     dataset: str | None = None, top: int = 10, profile=None):
     """A VBox: class dropdown + keyword box + output (bar chart and table), updated on change."""
     import ipywidgets as W
-    import matplotlib.pyplot as plt
-    from IPython.display import Image
 
     from .plots.prompting import plot_ranking
+    from .widgets import show_in
 
     options = [f"{d}/{c}" for d, c in all_categories()]
     first = next((o for o in options if o.endswith("/" + category) and
@@ -54,16 +52,10 @@ def prompt_explorer(clip, shots: torch.Tensor, category: str = "metal_nut",
         sel = explore_once(clip, shots, dropdown.value, typed.value, top, profile)
         fig = plot_ranking(sel.ranking, top, sel.comparison, random_weights=random,
                            title=f"{dropdown.value}: {sel.keyword}")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        plt.close(fig)
         lines = [f"keyword {sel.keyword!r}, sense {', '.join(sel.expansion.chosen) or '-'}: "
                  f"{len(sel.ranking)} candidates; p* = {sel.prompt!r}"]
         lines += [f"note: {n}" for n in sel.notes]
-        # set the Output's content directly (no `with out:` capture): works with no frontend
-        out.outputs = ()
-        out.append_stdout("\n".join(lines) + "\n")
-        out.append_display_data(Image(data=buf.getvalue(), format="png"))
+        show_in(out, fig, "\n".join(lines), dpi=80)  # no `with out:` capture: see tvig.widgets
         out.append_stdout(format_ranking(sel.ranking, top) + "\n")
         box.selection = sel
         return sel

@@ -126,18 +126,18 @@ def round_browser(records: Sequence, *, banner: str | None = None):
     """An ipywidgets slider over rounds that redraws :func:`round_gallery` (display it)."""
     import ipywidgets as widgets
 
+    from ..widgets import show_in
+
     out = widgets.Output()
     slider = widgets.IntSlider(value=records[0].round, min=records[0].round,
                                max=records[-1].round, description="round")
     by_round = {rec.round: rec for rec in records}
 
     def show(change=None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            fig = round_gallery(by_round[slider.value], banner=banner)
-            plt.show()
-            plt.close(fig)
+        show_in(out, round_gallery(by_round[slider.value], banner=banner))
 
     slider.observe(show, names="value")
     show()
-    return widgets.VBox([slider, out])
+    box = widgets.VBox([slider, out])
+    box.update = show
+    return box
