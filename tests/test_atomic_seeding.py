@@ -57,3 +57,10 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA GPU is available.*--device cpu"):
             resolve_device("cuda")
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    atomic.write_text(tmp_path / "p.txt", "x")
+    assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK

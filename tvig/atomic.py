@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Sequence
 
 TMP_PREFIX = ".tvig-tmp-"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -36,6 +38,7 @@ def atomic_open(path: "str | os.PathLike[str]", mode: str = "wb") -> Iterator[IO
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
