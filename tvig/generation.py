@@ -234,11 +234,13 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
         """Candidates mu + sigma * eps (b, C, h, w) -> per-candidate text, image terms (b,)."""
         b = eps.shape[0]
         z_q = vqgan.quantize(mu + sigma * eps)  # fp32: the codebook search stays exact
+        with autocast(speed, dev):  # the two networks in bf16 on CUDA, the rest in fp32
+            x = vqgan.decode(z_q).float()  # (b, 3, H, W)
+        whole = F.interpolate(x, size=(clip.image_size,) * 2, mode="bilinear",
+                              align_corners=False, antialias=x.shape[-1] > clip.image_size)
+        views = torch.cat([cut(x), whole])  # (cutouts*b + b, 3, S, S)
         with autocast(speed, dev):
-            x = vqgan.decode(z_q)  # (b, 3, H, W)
-            whole = F.interpolate(x, size=(clip.image_size,) * 2, mode="bilinear",
-                                  align_corners=False, antialias=x.shape[-1] > clip.image_size)
-            emb = clip.encode_images(torch.cat([cut(x), whole]))  # (cutouts*b + b, D)
+            emb = clip.encode_images(views)  # (cutouts*b + b, D) fp32
         return (text_term(emb[:-b].view(profile.cutouts, b, -1), text),
                 image_term(emb[-b:], center))
 
