@@ -175,3 +175,10 @@ def test_autocast_path_runs_in_bf16(setup, monkeypatch):
     assert not torch.equal(res.dist.mu, fp32.dist.mu)  # bf16 really ran ...
     for term in ("text", "image"):  # ... and the first step's loss (before any update) is
         assert res.history[term][0] == pytest.approx(fp32.history[term][0], rel=0.02)  # ~fp32
+
+
+def test_cli_rejects_bad_micro_batch_before_loading(run_cli, tmp_path):
+    r = run_cli("generate", "--images", tmp_path / "none.png", "--category", "nut", "--out",
+                tmp_path / "out", "--micro-batch", "0")
+    assert r.returncode == 2 and "micro_batch must be a positive integer" in r.stderr
+    assert not (tmp_path / "out").exists()
