@@ -83,8 +83,8 @@ def one(batch: int, steps: int, cutouts: int | None, device: str, clip_name: str
     timed(dev, decode)  # warm-up (kernel selection, first allocations)
     t_decode = timed(dev, decode)
     t_opt = timed(dev, lambda: optimise(vq, clip, dist0, text_emb=text, shot_emb=shot_emb,
-                                   profile=p.replace(steps=steps), n=batch, seed=0,
-                                   progress=False))
+                                        profile=p.replace(steps=steps), n=batch, seed=0,
+                                        progress=False))
     per_step = (t_opt - t_decode) / steps
     row = dict(device=str(dev), batch=batch, cutouts=p.cutouts, steps=steps,
                sec_per_step=round(per_step, 2), decode_no_grad_s=round(t_decode, 2),
