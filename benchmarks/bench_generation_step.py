@@ -32,22 +32,44 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CPU_GB_BASE, CPU_GB_PER_CANDIDATE = 2.1, 2.75
 
 
-def one(batch: int, steps: int, cutouts: int | None, device: str, clip_name: str) -> dict:
+def paper_models(dev, clip_name: str = "ViT-B-32-quickgelu"):
+    """(VQGAN, Clip) of the paper architecture with fixed RANDOM weights, on ``dev``."""
     import open_clip
-    import torch
 
     from tvig.clip import Clip
-    from tvig.generation import LatentDist, optimise, sample_images
-    from tvig.profiles import get_profile
-    from tvig.seeding import resolve_device, seeded
+    from tvig.seeding import seeded
     from tvig.vqgan import build_vqgan
 
-    dev = resolve_device(device)
-    p = get_profile("paper", cutouts=cutouts)
-    vq = build_vqgan(p.vqgan).to(dev)
+    vq = build_vqgan("vqgan_imagenet_f16_16384").to(dev)
     with seeded(0):
         model = open_clip.create_model(clip_name, pretrained=None)
     clip = Clip(model, open_clip.get_tokenizer(clip_name), 224, name=clip_name).to(dev)
+    return vq, clip
+
+
+def timed(dev, fn) -> float:
+    """Wall seconds of ``fn()``, waiting for the GPU before and after."""
+    import torch
+
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    fn()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t
+
+
+def one(batch: int, steps: int, cutouts: int | None, device: str, clip_name: str) -> dict:
+    import torch
+
+    from tvig.generation import LatentDist, optimise, sample_images
+    from tvig.profiles import get_profile
+    from tvig.seeding import resolve_device
+
+    dev = resolve_device(device)
+    p = get_profile("paper", cutouts=cutouts)
+    vq, clip = paper_models(dev, clip_name)
     shape = vq.latent_shape(p.image_size)
     g = torch.Generator().manual_seed(0)
     dist0 = LatentDist(torch.randn(shape, generator=g) * 0.5, torch.full(shape, 0.1)).to(dev)
@@ -55,23 +77,14 @@ def one(batch: int, steps: int, cutouts: int | None, device: str, clip_name: str
     with torch.no_grad():
         shot_emb = clip.encode_images(torch.rand(1, 3, p.image_size, p.image_size, device=dev))
 
-    def timed(fn) -> float:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t
-
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     decode = lambda: sample_images(vq, dist0, batch, seed=0)  # noqa: E731
-    timed(decode)  # warm-up (kernel selection, first allocations)
-    t_decode = timed(decode)
-    t_opt = timed(lambda: optimise(vq, clip, dist0, text_emb=text, shot_emb=shot_emb,
-                                   profile=p.replace(steps=steps), n=batch, seed=0,
-                                   progress=False))
+    timed(dev, decode)  # warm-up (kernel selection, first allocations)
+    t_decode = timed(dev, decode)
+    t_opt = timed(dev, lambda: optimise(vq, clip, dist0, text_emb=text, shot_emb=shot_emb,
+                                        profile=p.replace(steps=steps), n=batch, seed=0,
+                                        progress=False))
     per_step = (t_opt - t_decode) / steps
     row = dict(device=str(dev), batch=batch, cutouts=p.cutouts, steps=steps,
                sec_per_step=round(per_step, 2), decode_no_grad_s=round(t_decode, 2),

@@ -41,6 +41,7 @@ from . import atomic
 from .errors import ConfigError
 from .profiles import Profile
 from .scoring import Scores, merge_latents, score_terms, top_m
+from .speed import SpeedConfig, autocast, split_on_oom
 
 Callback = Callable[[str, dict], None]  # (event, info); events: "round"
 
@@ -110,6 +111,7 @@ class RoundRecord:
     mu: torch.Tensor  # (C, h, w) after the merge
     sigma: torch.Tensor  # (C, h, w) after the merge
     history: dict[str, list[float]] = field(default_factory=dict)  # optimise's loss terms
+    step_seconds: float = 0.0  # optimise's wall time per step (0 for records saved before)
 
     def images(self) -> torch.Tensor:
         """Candidates as float (N, 3, H, W) in [0, 1]."""
@@ -148,31 +150,37 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.detach().float().clamp(0, 1).cpu() * 255.0 + 0.5).to(torch.uint8)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def score_images(vqgan, clip, x: torch.Tensor, *, text_emb: torch.Tensor, shot_emb: torch.Tensor,
                  mu0: torch.Tensor, sigma0: torch.Tensor, config: IntegratorConfig,
-                 ) -> tuple[Scores, torch.Tensor]:
-    """Score images x (N, 3, H, W) in [0, 1]; returns (scores on CPU, re-encoded z (N, C, h, w))."""
+                 speed: SpeedConfig | None = None) -> tuple[Scores, torch.Tensor]:
+    """Score images x (N, 3, H, W) in [0, 1]; returns (scores on CPU, re-encoded z (N, C, h, w)).
+
+    CLIP and the VQGAN encoder see the images in batches that halve on out-of-memory.
+    """
     x = x.to(clip.device)
-    emb = clip.encode_images(x)  # (N, D)
-    z = vqgan.encode(x.to(mu0.device))  # (N, C, h, w)
+    with autocast(speed, clip.device):
+        emb = split_on_oom(lambda b: clip.encode_images(b).float(), x)  # (N, D)
+    z = split_on_oom(vqgan.encode, x.to(mu0.device))  # (N, C, h, w), fp32 (latent distance)
     s = score_terms(emb, text_emb.to(emb.device), shot_emb.to(emb.device), z, mu0, sigma0,
                     a=config.a, b=config.b, c=config.c)
     return Scores(*(t.cpu() for t in (s.text, s.img, s.latent, s.total))), z.cpu()
 
 
 def run_round(vqgan, clip, dist0, current, *, r: int, seed: int, text_emb, shot_emb,
-              profile: Profile, config: IntegratorConfig, progress: bool = True) -> RoundRecord:
+              profile: Profile, config: IntegratorConfig, progress: bool = True,
+              speed: SpeedConfig | None = None) -> RoundRecord:
     """One round: optimise N candidates from ``current``, score, keep top m, merge."""
     from .generation import optimise
 
     rseed = derive_seed(seed, "round", r)
     init = current if r > 1 else None
     res = optimise(vqgan, clip, dist0, text_emb=text_emb, shot_emb=shot_emb, profile=profile,
-                   n=config.candidates, seed=rseed, init=init, progress=progress)
+                   n=config.candidates, seed=rseed, init=init, progress=progress, speed=speed)
     imgs8 = to_uint8(res.images)  # (N, 3, H, W): score exactly what will be saved
     scores, z = score_images(vqgan, clip, imgs8.float() / 255.0, text_emb=text_emb,
-                             shot_emb=shot_emb, mu0=dist0.mu, sigma0=dist0.sigma, config=config)
+                             shot_emb=shot_emb, mu0=dist0.mu, sigma0=dist0.sigma, config=config,
+                             speed=speed)
     order = top_m(scores.total, config.keep)
     kept = torch.zeros(len(scores), dtype=torch.bool)
     kept[order] = True
@@ -180,18 +188,21 @@ def run_round(vqgan, clip, dist0, current, *, r: int, seed: int, text_emb, shot_
                               weight=config.merge_weight, sigma_floor=config.sigma_floor)
     return RoundRecord(round=r, seed=rseed, candidates=imgs8, scores=scores, kept=kept,
                        order=order, z=z, mu=mu, sigma=sigma,
-                       history={k: list(map(float, v)) for k, v in (res.history or {}).items()})
+                       history={k: list(map(float, v)) for k, v in (res.history or {}).items()},
+                       step_seconds=res.step_seconds)
 
 
 def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
               text_emb: torch.Tensor, shot_emb: torch.Tensor | None = None, profile: Profile,
               config: IntegratorConfig | None = None, seed: int = 0,
               state_dir: "str | Path | None" = None, progress: bool = True,
-              callback: Callback | None = None) -> IntegrationResult:
+              callback: Callback | None = None, speed: SpeedConfig | None = None,
+              ) -> IntegrationResult:
     """Run R rounds (see the module docstring). ``dist0`` is the real latents' LatentDist.
 
     Give ``shot_emb`` (k, D) or ``shots`` (k, 3, H, W) (then they are CLIP-encoded here).
     ``state_dir``: save/load finished rounds there (``round_01.pt``...) to resume.
+    ``speed``: autocast / micro-batches (:mod:`tvig.speed`), how it runs, not what it computes.
     """
     from .generation import LatentDist
 
@@ -213,7 +224,8 @@ def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
             rec = RoundRecord.load(path)
         else:
             rec = run_round(vqgan, clip, dist0, current, r=r, seed=seed, text_emb=text_emb,
-                            shot_emb=shot_emb, profile=profile, config=config, progress=progress)
+                            shot_emb=shot_emb, profile=profile, config=config, progress=progress,
+                            speed=speed)
             if path is not None:
                 rec.save(path)
         records.append(rec)

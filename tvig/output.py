@@ -38,6 +38,7 @@ from .images import save_png
 from .integration import (IntegrationResult, IntegratorConfig, derive_seed, score_images,
                           to_uint8)
 from .scoring import SCORE_TERMS
+from .speed import SpeedConfig, split_on_oom
 
 IMAGES_DIR, MANIFEST, STATE_DIR, RUN_JSON = "images", "manifest.csv", ".tvig-state", "run.json"
 MANIFEST_COLUMNS = ("file", "index", "source", "round", "seed", "candidate", "category", "prompt",
@@ -108,18 +109,22 @@ def finished(out: "str | Path") -> dict[str, dict[str, str]]:
             if (out / IMAGES_DIR / r["file"]).is_file()}
 
 
-@torch.no_grad()
-def sample_latents(vqgan, mu: torch.Tensor, sigma: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+@torch.inference_mode()
+def sample_latents(vqgan, mu: torch.Tensor, sigma: torch.Tensor, seeds: Sequence[int],
+                   speed: SpeedConfig | None = None) -> torch.Tensor:
     """Decode one image per seed from N(mu, sigma^2): z = mu + sigma*eps, quantised.
 
     eps for each image comes from its own CPU generator, so image j is the same whichever
-    chunk it is decoded in. mu, sigma (C, h, w) -> images (B, 3, H, W) in [0, 1].
+    chunk it is decoded in (the batch halves on out-of-memory). mu, sigma (C, h, w) ->
+    images (B, 3, H, W) in [0, 1].
     """
+    from .generation import _decode
+
     eps = torch.stack([torch.randn(mu.shape, generator=torch.Generator().manual_seed(int(s)))
                        for s in seeds])  # (B, C, h, w)
     z = mu.cpu() + sigma.cpu() * eps
     dev = next(vqgan.parameters()).device
-    return vqgan.decode(vqgan.quantize(z.to(dev))).clamp(0, 1)
+    return split_on_oom(lambda b: _decode(vqgan, b, speed), z.to(dev)).clamp(0, 1)
 
 
 def _row(item: SetItem, scores: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +144,8 @@ def manifest_meta(*, category: str, prompt: str, profile, config: IntegratorConf
 def write_set(out: "str | Path", result: IntegrationResult, *, n: int, seed: int, vqgan, clip,
               text_emb: torch.Tensor, shot_emb: torch.Tensor, config: IntegratorConfig,
               meta: dict[str, Any], chunk: int | None = None, progress: bool = True,
-              callback: Callable[[str, dict], None] | None = None) -> list[dict[str, str]]:
+              callback: Callable[[str, dict], None] | None = None,
+              speed: SpeedConfig | None = None) -> list[dict[str, str]]:
     """Write the n-image set into OUT (resuming); returns the final manifest rows."""
     out = Path(out)
     items = plan_set(kept=len(result.scores), n=n, rounds=config.rounds, origin=result.origin,
@@ -164,11 +170,13 @@ def write_set(out: "str | Path", result: IntegrationResult, *, n: int, seed: int
         part = sampled[start:start + chunk]
         if all(it.file in done for it in part):
             continue
-        imgs = to_uint8(sample_latents(vqgan, result.mu, result.sigma, [it.seed for it in part]))
+        imgs = to_uint8(sample_latents(vqgan, result.mu, result.sigma, [it.seed for it in part],
+                                       speed))
         x = imgs.float() / 255.0
         mu0 = result.mu0.to(next(vqgan.parameters()).device)
         scores, _ = score_images(vqgan, clip, x, text_emb=text_emb, shot_emb=shot_emb, mu0=mu0,
-                                 sigma0=result.sigma0.to(mu0.device), config=config)
+                                 sigma0=result.sigma0.to(mu0.device), config=config,
+                                 speed=speed)
         for k, it in enumerate(part):
             if it.file not in done:
                 emit(it, x[k], scores.row(k))

@@ -29,6 +29,7 @@ from .errors import ConfigError, InputError
 from .integration import IntegrationResult, IntegratorConfig
 from .output import IMAGES_DIR, MANIFEST, check_out_folder
 from .profiles import RANDOM_WEIGHTS_BANNER, Profile, get_profile, missing_assets
+from .speed import SpeedConfig
 
 Log = Callable[[str], None]
 
@@ -122,13 +123,16 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
              keyword: str | None = None, report: bool = False, progress: bool = True,
              log: Log = print,
              callback: Callable[[str, dict], None] | None = None,
+             speed: "SpeedConfig | None" = None,
              **integrator: Any) -> GenerateOutput:
     """Generate ``n`` non-defective images of ``category`` from the shots in ``images`` into ``out``.
 
     ``prompt``: use this prompt instead of selecting one with WordNet + CLIP (``keyword``:
     the word to expand instead of the category's table entry). ``integrator``:
     extra :class:`IntegratorConfig` fields (e.g. ``merge_weight=0.3``). ``callback(event, info)``
-    is called after each round ("round") and each written image ("image").
+    is called after each round ("round") and each written image ("image"). ``speed``:
+    autocast / micro-batches / compile (:class:`tvig.speed.SpeedConfig`; default: bf16
+    autocast on CUDA, fp32 on CPU).
     """
     t0 = time.perf_counter()
     inp = validate_inputs(images, category, out, profile, n, rounds, seed, device,
@@ -151,6 +155,10 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
     log("loading CLIP and VQGAN ...")
     clip = load_clip(prof, inp.device)
     vqgan = load_vqgan(prof, inp.device)
+    if speed is not None and speed.compile:
+        from .speed import compile_models
+
+        compile_models(vqgan, clip)
     shots = inp.shots.to(inp.device)
     with torch.no_grad():
         shot_emb = clip.encode_images(shots)  # (k, D)
@@ -170,11 +178,11 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
         selection.save(inp.out)  # OUT/prompt.json: p* and the full ranking
     result = integrate(vqgan, clip, dist0, shot_emb=shot_emb, text_emb=text_emb, profile=prof,
                        config=inp.config, seed=inp.seed, state_dir=state, progress=progress,
-                       callback=callback)
+                       callback=callback, speed=speed)
     meta = manifest_meta(category=category, prompt=prompt, profile=prof, config=inp.config)
     rows = write_set(inp.out, result, n=inp.n, seed=inp.seed, vqgan=vqgan, clip=clip,
                      text_emb=text_emb, shot_emb=shot_emb, config=inp.config, meta=meta,
-                     progress=progress, callback=callback)
+                     progress=progress, callback=callback, speed=speed)
     res = GenerateOutput(out=inp.out, images_dir=inp.out / IMAGES_DIR, manifest=inp.out / MANIFEST,
                          rows=rows, prompt=prompt, result=result)
     if report:

@@ -7,11 +7,14 @@ import argparse
 
 def _run(args: argparse.Namespace) -> int:
     from ..pipeline import generate
+    from ..speed import SpeedConfig
 
+    speed = SpeedConfig(autocast=False if args.no_autocast else None,
+                        micro_batch=args.micro_batch, compile=args.compile)
     res = generate(args.images, args.category, args.out, profile=args.profile, n=args.n,
                    rounds=args.rounds, seed=args.seed, device=args.device,
                    prompt=args.prompt, keyword=args.keyword, report=args.report,
-                   progress=not args.quiet)
+                   progress=not args.quiet, speed=speed)
     print(f"done in {res.seconds:.1f} s")
     return 0
 
@@ -44,4 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", action="store_true",
                    help="also write the quality report (report.json/csv, contact_sheet.png)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-autocast", action="store_true",
+                   help="fp32 on CUDA too (default: bf16 autocast on CUDA; CPU is always fp32)")
+    p.add_argument("--micro-batch", type=int, default=None, metavar="K",
+                   help="optimise the candidates in chunks of K (less memory, same loss)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the VQGAN decoder and CLIP (slow start; long GPU runs)")
     p.set_defaults(func=_run)

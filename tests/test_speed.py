@@ -1,0 +1,184 @@
+"""Speed knobs change how generation runs, not what it computes.
+
+* bit-identity: with the new options at their defaults (and autocast on, a no-op on CPU),
+  ``optimise``, ``sample_latents`` and ``score_images`` give exactly the tensors of the code
+  before the speed work, recomputed here from git (commit BASE);
+* out-of-memory: a fake ``torch.OutOfMemoryError`` for batches above k makes sampling,
+  scoring and optimise split their batch and finish, and fail clearly at batch 1;
+* micro-batches accumulate the same gradient as one batch (deterministic cutouts).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from tvig.generation import optimise
+from tvig.integration import IntegratorConfig, score_images
+from tvig.output import sample_latents
+from tvig.profiles import get_profile
+from tvig.speed import OutOfMemory, SpeedConfig, split_on_oom, use_autocast
+
+from test_generation import setup  # noqa: F401  (fixture: tiny models, shots, dist0)
+
+# main before the speed work: the reference for bit-identity
+BASE = "d64936b7fec584ed5438b9f2096b4f7ebdc6e447"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_module(name: str) -> types.ModuleType:
+    """tvig/<name>.py as it was at BASE, imported as tvig._base_<name>."""
+    try:
+        src = subprocess.run(["git", "show", f"{BASE}:tvig/{name}.py"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip(f"git history with commit {BASE} not available")
+    mod = types.ModuleType(f"tvig._base_{name}")
+    mod.__package__ = "tvig"
+    sys.modules[mod.__name__] = mod
+    exec(compile(src, f"<{BASE}:tvig/{name}.py>", "exec"), mod.__dict__)
+    return mod
+
+
+def run(setup, fn=optimise, **kw):
+    """optimise (or ``fn``, the BASE one) on test_generation's tiny setup, N = 3 by default."""
+    p, vq, clip, _, dist0, text, shot_emb = setup
+    return fn(vq, clip, dist0, text_emb=text, shot_emb=shot_emb, profile=kw.pop("profile", p),
+              n=kw.pop("n", 3), seed=kw.pop("seed", 0), progress=False, **kw)
+
+
+def same(a, b) -> None:
+    assert torch.equal(a.images, b.images) and torch.equal(a.z, b.z)
+    assert torch.equal(a.dist.mu, b.dist.mu) and torch.equal(a.dist.sigma, b.dist.sigma)
+    assert a.history == b.history
+
+
+def test_optimise_bit_identical_to_base_on_cpu(setup):
+    base = run(setup, fn=base_module("generation").optimise)
+    same(run(setup), base)  # defaults
+    same(run(setup, speed=SpeedConfig(autocast=True)), base)  # autocast: no-op on CPU
+    same(run(setup, speed=SpeedConfig(micro_batch=3)), base)  # micro-batch >= n: one batch
+    same(run(setup, speed=SpeedConfig(micro_batch=8)), base)
+    fixed = run(setup, fixed_sigma=0.0)
+    same(fixed, run(setup, fn=base_module("generation").optimise, fixed_sigma=0.0))
+    assert run(setup).step_seconds > 0
+
+
+def test_sampling_and_scoring_bit_identical_to_base(setup):
+    p, vq, clip, _, dist0, text, shot_emb = setup
+    base_out, base_int = base_module("output"), base_module("integration")
+    seeds = [3, 5, 7]
+    x = sample_latents(vq, dist0.mu, dist0.sigma, seeds)
+    assert torch.equal(x, base_out.sample_latents(vq, dist0.mu, dist0.sigma, seeds))
+    kw = dict(text_emb=text[0], shot_emb=shot_emb, mu0=dist0.mu, sigma0=dist0.sigma,
+              config=IntegratorConfig())
+    s_new, z_new = score_images(vq, clip, x, **kw)
+    s_old, z_old = base_int.score_images(vq, clip, x, **kw)
+    assert torch.equal(z_new, z_old) and torch.equal(s_new.total, s_old.total)
+    assert torch.equal(s_new.text, s_old.text) and torch.equal(s_new.latent, s_old.latent)
+
+
+def test_autocast_only_on_cuda():
+    assert not use_autocast(SpeedConfig(autocast=True), torch.device("cpu"))
+    assert not use_autocast(None, "cpu")
+    assert use_autocast(None, torch.device("cuda"))
+    assert not use_autocast(SpeedConfig(autocast=False), "cuda")
+    with pytest.raises(Exception, match="micro_batch"):
+        SpeedConfig(micro_batch=0)
+
+
+def fake_oom(fn, limit: int, calls: list[int]):
+    """fn that raises torch.OutOfMemoryError for batches larger than ``limit``."""
+    def wrapped(x, *a, **k):
+        calls.append(x.shape[0])
+        if x.shape[0] > limit:
+            raise torch.OutOfMemoryError("fake: CUDA out of memory")
+        return fn(x, *a, **k)
+    return wrapped
+
+
+def test_split_on_oom_halves_and_continues():
+    calls: list[int] = []
+    x = torch.arange(7.0)[:, None]
+    out = split_on_oom(fake_oom(lambda b: b * 2, 2, calls), x)
+    assert torch.equal(out, x * 2)
+    assert calls == [7, 4, 2, 2, 2, 1]  # 7 fails, 4 fails, then chunks of 2, the last row alone
+    with pytest.raises(OutOfMemory, match="one image"):
+        split_on_oom(fake_oom(lambda b: b, 0, []), x)
+
+
+def test_sampling_and_scoring_split_on_oom(setup, monkeypatch):
+    p, vq, clip, _, dist0, text, shot_emb = setup
+    seeds = [1, 2, 3, 4, 5]
+    want = sample_latents(vq, dist0.mu, dist0.sigma, seeds)
+    kw = dict(text_emb=text[0], shot_emb=shot_emb, mu0=dist0.mu, sigma0=dist0.sigma,
+              config=IntegratorConfig())
+    s_want, z_want = score_images(vq, clip, want, **kw)
+    dec, enc, img = [], [], []
+    monkeypatch.setattr(vq, "decode", fake_oom(vq.decode, 2, dec))
+    monkeypatch.setattr(vq, "encode", fake_oom(vq.encode, 1, enc))
+    monkeypatch.setattr(clip, "encode_images", fake_oom(clip.encode_images, 2, img))
+    got = sample_latents(vq, dist0.mu, dist0.sigma, seeds)
+    assert dec == [5, 3, 2, 2, 1]  # 5 and 3 fail; then 2 + 2 + 1 rows
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    s_got, z_got = score_images(vq, clip, got, **kw)
+    assert enc == [5, 3, 2, 1, 1, 1, 1, 1] and img == [5, 3, 2, 2, 1]
+    torch.testing.assert_close(z_got, z_want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(s_got.total, s_want.total, atol=1e-4, rtol=1e-4)
+
+
+def test_optimise_splits_candidates_on_oom(setup, monkeypatch):
+    p, vq, clip, *_ = setup
+    calls: list[int] = []
+    monkeypatch.setattr(vq, "decode", fake_oom(vq.decode, 1, calls))
+    res = run(setup, n=4)
+    assert calls[0] == 4 and calls[1] == 2  # the step is redone with half, then quarters
+    assert res.images.shape[0] == 4 and torch.isfinite(res.images).all()
+    assert max(calls[3:]) == 1 and len(res.history["total"]) == p.steps
+    monkeypatch.setattr(vq, "decode", fake_oom(vq.decode, 0, []))
+    with pytest.raises(OutOfMemory, match="one candidate"):
+        run(setup, n=2)
+
+
+def test_micro_batches_accumulate_the_same_gradient(setup):
+    # tiny: image 64 px = CLIP's input, so every cutout is the whole image; with the
+    # augmentations off the cutouts are deterministic and chunking may change only rounding.
+    p = setup[0].replace(augment_strength=0.0)
+    one = run(setup, profile=p, n=4)
+    for k in (1, 3):
+        chunked = run(setup, profile=p, n=4, speed=SpeedConfig(micro_batch=k))
+        torch.testing.assert_close(chunked.dist.mu, one.dist.mu, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(chunked.dist.sigma, one.dist.sigma, atol=1e-5, rtol=1e-5)
+        for term in one.history:
+            assert chunked.history[term] == pytest.approx(one.history[term], rel=1e-5, abs=1e-6)
+
+
+def test_autocast_path_runs_in_bf16(setup, monkeypatch):
+    """The CUDA autocast path, exercised on CPU with a bf16 CPU autocast stand-in."""
+    import tvig.generation as gen
+
+    fp32 = run(setup, n=2)
+    seen = []
+
+    def cpu_bf16(speed, device):
+        seen.append(True)
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+
+    monkeypatch.setattr(gen, "autocast", cpu_bf16)
+    res = run(setup, n=2)
+    assert seen and res.images.dtype == torch.float32 and torch.isfinite(res.images).all()
+    assert all(torch.isfinite(torch.tensor(v)).all() for v in res.history.values())
+    assert not torch.equal(res.dist.mu, fp32.dist.mu)  # bf16 really ran ...
+    for term in ("text", "image"):  # ... and the first step's loss (before any update) is
+        assert res.history[term][0] == pytest.approx(fp32.history[term][0], rel=0.02)  # ~fp32
+
+
+def test_cli_rejects_bad_micro_batch_before_loading(run_cli, tmp_path):
+    r = run_cli("generate", "--images", tmp_path / "none.png", "--category", "nut", "--out",
+                tmp_path / "out", "--micro-batch", "0")
+    assert r.returncode == 2 and "micro_batch must be a positive integer" in r.stderr
+    assert not (tmp_path / "out").exists()
