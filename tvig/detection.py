@@ -173,6 +173,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
         imagenet_dir, imagenet_real = imagenette_dir(imagenet_dir, p.training.files, p.run_dir)
         if not imagenet_real:
             log(STANDIN_NOTE.format(path=imagenet_dir))
+    seed_everything(seed, workers=True, verbose=False)  # a random backbone's init too
     detector, info = build_detector(model, image_size=image_size, pretrained=pretrained,
                                     backbone=backbone, imagenet_dir=imagenet_dir)
     if info.note:
