@@ -219,6 +219,9 @@ def _fetch(url: str, dest: Path, expected: int | None, progress: bool) -> None:
             for block in iter(lambda: r.read(CHUNK), b""):
                 f.write(block)
                 bar.update(len(block))
+        got = dest.stat().st_size
+        if total and got < total:  # the server announced more than it sent
+            raise ConnectionError(f"connection closed after {got} of {total} bytes")
 
 
 def _not_a_web_page(af: AssetFile, part: Path, dest: Path) -> None:
