@@ -126,6 +126,22 @@ def test_killed_grid_resumes_to_the_same_rows(sig, sample_root, tmp_path, refere
     assert len(reference_grid) == 2
 
 
+def test_interrupt_inside_lightning_is_not_swallowed():
+    """Lightning answers Ctrl-C / tvig's SIGTERM with sys.exit(1); the CLI must see the interrupt."""
+    from tvig.cli import Terminated
+    from tvig.detection import keep_interrupts
+
+    with pytest.raises(Terminated):
+        with keep_interrupts():
+            try:
+                raise Terminated()
+            except KeyboardInterrupt:
+                sys.exit(1)  # what lightning.pytorch.trainer.call does
+    with pytest.raises(SystemExit):
+        with keep_interrupts():
+            sys.exit(3)  # any other exit passes through
+
+
 # ---- row 5: numerics -------------------------------------------------------------------------
 def test_nan_from_an_absurd_learning_rate_stops_with_its_step(sample_root, tmp_path, tiny):
     from tvig.pipeline import generate
