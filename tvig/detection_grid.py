@@ -63,10 +63,11 @@ def _positive(name: str, v: Any, *, optional: bool = False) -> None:
 
 
 def check_accelerator(device: str) -> None:
-    """``cpu``/``auto``, or ``gpu``/``cuda[:i]`` only where CUDA is available (Lightning names)."""
+    """``cpu``/``auto``, or ``gpu``/``cuda`` only where CUDA is available (Lightning names)."""
+    device = str(device)
     if device in ("cpu", "auto"):
         return
-    if device == "gpu" or str(device).startswith("cuda"):
+    if device in ("gpu", "cuda"):
         from .seeding import resolve_device
 
         resolve_device("cuda")  # the clear "no CUDA GPU here" error
