@@ -14,8 +14,8 @@ Rows of the issue -> tests (slow = ``@pytest.mark.slow``, subprocesses):
   truncated, web page), test_dropped_connection_keeps_only_the_resumable_part,
   test_file_that_is_not_a_checkpoint, test_checkpoint_of_another_architecture_names_the_first_keys,
   test_offline_with_nothing_cached.
-4 interruptions (test_robustness_runs.py, slow): test_killed_generate_resumes_to_the_uninterrupted_set
-  and test_killed_grid_resumes_to_the_same_rows (SIGTERM and SIGKILL each),
+4 interruptions (test_robustness_runs.py, slow):
+  test_killed_generate_resumes_to_the_uninterrupted_set and test_killed_grid_resumes_to_the_same_rows (SIGTERM and SIGKILL each),
   test_interrupt_inside_lightning_is_not_swallowed. In-process crashes: test_pipeline.py.
 5 numerics (test_robustness_runs.py): test_nan_from_an_absurd_learning_rate_stops_with_its_step.
 6 determinism (test_robustness_runs.py, slow):

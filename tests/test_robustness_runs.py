@@ -85,8 +85,9 @@ def test_killed_generate_resumes_to_the_uninterrupted_set(sig, sample_root, tmp_
     assert 1 <= len(written) < N  # really stopped in the middle
     if sig == signal.SIGTERM:
         assert rc == 143 and "Traceback" not in err
-        assert err.strip().splitlines()[-1] == ("tvig generate: terminated (SIGTERM); finished "
-                                                "outputs are kept, rerun the same command to resume")
+        assert err.strip().splitlines()[-1] == (
+            "tvig generate: terminated (SIGTERM); finished outputs are kept, rerun the same "
+            "command to resume")
         assert not list(out.rglob(atomic.TMP_PREFIX + "*"))  # cleaned up on the way out
     else:
         assert rc == -signal.SIGKILL
@@ -127,7 +128,7 @@ def test_killed_grid_resumes_to_the_same_rows(sig, sample_root, tmp_path, refere
 
 
 def test_interrupt_inside_lightning_is_not_swallowed():
-    """Lightning answers Ctrl-C / tvig's SIGTERM with sys.exit(1); the CLI must see the interrupt."""
+    """Lightning answers Ctrl-C / tvig's SIGTERM with sys.exit(1); the CLI must see it."""
     from tvig.cli import Terminated
     from tvig.detection import keep_interrupts
 

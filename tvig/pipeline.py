@@ -218,8 +218,8 @@ def reproduce(row: dict[str, str], images: "str | Path | Sequence[str | Path]",
         log(f"note: {row['file']} was made by tvig {row['tvig_version']}, this is {__version__}: "
             "the image may differ")
     integrator = json.loads(row["integrator_params"])
-    res = generate(files, row["category"], out, profile=Profile(**json.loads(row["profile_params"])),
-                   n=int(row["index"]) + 1, rounds=integrator.pop("rounds"),
+    profile = Profile(**json.loads(row["profile_params"]))
+    res = generate(files, row["category"], out, profile=profile, n=int(row["index"]) + 1, rounds=integrator.pop("rounds"),
                    seed=int(row["run_seed"]), device=device, prompt=row["prompt"],
                    progress=progress, log=log, **integrator)
     return res.images_dir / row["file"]
