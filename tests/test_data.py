@@ -108,7 +108,7 @@ def test_btad_layout_ok_names(sample_root, tmp_path):
 def test_resolve_registry_errors(tmp_path):
     with pytest.raises(InputError, match="valid datasets: btad, folder, mvtec_ad"):
         resolve_class("mvtec", tmp_path, "bottle")
-    with pytest.raises(InputError, match="valid mvtec_ad classs: bottle"):
+    with pytest.raises(InputError, match="valid mvtec_ad classes: bottle"):
         resolve_class("mvtec_ad", tmp_path, "bottel")
     with pytest.raises(InputError, match="--download"):  # offline and missing: says what to do
         resolve_class("mvtec_ad", tmp_path, "bottle")

@@ -1,9 +1,27 @@
-"""Issue 9: every bad input, interruption, corrupt asset and numeric failure has a test here.
+"""Issue 9: every bad input, interruption, corrupt asset and numeric failure has a test.
 
-Rows of the issue -> tests:
-1 images: missing path, empty folder, non-image with image extension, truncated PNG/JPEG,
-  16-bit PNG, RGBA/palette PNG, grayscale, CMYK JPEG, EXIF-rotated JPEG, 1x1, very large,
-  mixed sizes, non-ASCII and space paths.
+Rows of the issue -> tests (slow = ``@pytest.mark.slow``, subprocesses):
+1 images (this file): missing path, empty folder, non-image with an image extension, truncated
+  PNG/JPEG, 16-bit, RGBA/palette, grayscale, CMYK, EXIF-rotated, 1x1, 8000x8000, mixed sizes,
+  non-ASCII and space paths.
+2 parameters (test_robustness_params.py): test_generate_bad_parameters (--n 0/-3, --rounds,
+  --seed, unknown profile/device, cuda without GPU), test_detect_bad_parameters (--shots 0/-3/
+  500, unknown model/dataset/class/profile/device, --seeds -1, --n-augment 0, --image-size 0,
+  --epochs 0, gpu without CUDA), test_grid_shots_too_few_for_the_model,
+  test_the_real_process_gives_the_same_single_line,
+  test_category_wordnet_does_not_know_warns_and_uses_templates.
+3 assets (test_robustness_assets.py): test_bad_download_leaves_an_empty_cache (checksum,
+  truncated, web page), test_dropped_connection_keeps_only_the_resumable_part,
+  test_file_that_is_not_a_checkpoint, test_checkpoint_of_another_architecture_names_the_first_keys,
+  test_offline_with_nothing_cached.
+4 interruptions (test_robustness_runs.py, slow):
+  test_killed_generate_resumes_to_the_uninterrupted_set and test_killed_grid_resumes_to_the_same_rows (SIGTERM and SIGKILL each),
+  test_interrupt_inside_lightning_is_not_swallowed. In-process crashes: test_pipeline.py.
+5 numerics (test_robustness_runs.py): test_nan_from_an_absurd_learning_rate_stops_with_its_step.
+6 determinism (test_robustness_runs.py, slow):
+  test_same_seed_same_bytes_and_the_manifest_remakes_an_image.
+7 no network: conftest.py turns the guard on for the suite and its subprocesses
+  (test_netguard.py); test_network_guard_is_active_in_a_notebook_kernel (slow) for papermill.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def test_deterministic_under_seed(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ConfigError, match="valid sample classs: brick, gravel, metal_nut"):
+    with pytest.raises(ConfigError, match="valid sample classes: brick, gravel, metal_nut"):
         write_sample_data(tmp_path, ["carpet"])
     with pytest.raises(ConfigError, match="n_train must be a positive integer"):
         write_sample_class(tmp_path, "brick", n_train=0)

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import urllib.error
@@ -218,6 +219,18 @@ def _fetch(url: str, dest: Path, expected: int | None, progress: bool) -> None:
             for block in iter(lambda: r.read(CHUNK), b""):
                 f.write(block)
                 bar.update(len(block))
+        got = dest.stat().st_size
+        if total and got < total:  # the server announced more than it sent
+            raise ConnectionError(f"connection closed after {got} of {total} bytes")
+
+
+def _not_a_web_page(af: AssetFile, part: Path, dest: Path) -> None:
+    """An expired share link or a login wall returns HTML with status 200: refuse it."""
+    with open(part, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) and not af.filename.endswith(".html"):
+        raise AssetError(f"the server sent a web page, not {af.filename} (link moved or needs "
+                         f"a login?); download it in a browser and copy it to {dest}")
 
 
 def download(names: Iterable[str] | None = None, *, force: bool = False, progress: bool = True,
@@ -250,7 +263,8 @@ def download(names: Iterable[str] | None = None, *, force: bool = False, progres
                 try:
                     _fetch(url, part, af.size, progress)
                     break
-                except (urllib.error.URLError, OSError, ValueError) as e:
+                except (urllib.error.URLError, http.client.HTTPException, OSError,
+                        ValueError) as e:  # IncompleteRead: the connection dropped
                     errors.append(f"{url}: {e}")
             else:
                 raise AssetError(f"could not download {name}/{af.filename}:\n  " +
@@ -258,6 +272,7 @@ def download(names: Iterable[str] | None = None, *, force: bool = False, progres
                                  f"is kept at {part} and resumed next time)")
             try:
                 verify_file(af, part)
+                _not_a_web_page(af, part, path)
             except AssetError as e:
                 part.unlink(missing_ok=True)
                 _stamp(part).unlink(missing_ok=True)

@@ -50,6 +50,18 @@ def done_keys(results_csv: "str | os.PathLike[str]") -> set[tuple[str, ...]]:
 
 
 @contextlib.contextmanager
+def keep_interrupts() -> Iterator[None]:
+    """Lightning turns Ctrl-C (and tvig's SIGTERM, a KeyboardInterrupt) into ``sys.exit(1)``;
+    re-raise the interrupt instead so the CLI reports it and keeps its exit code."""
+    try:
+        yield
+    except SystemExit as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise e.__context__ from None
+        raise
+
+
+@contextlib.contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Silence Lightning/anomalib info logs, tips and warnings for the block."""
     names = [n for n in list(logging.root.manager.loggerDict) if n.startswith(_QUIET_PREFIXES)]
@@ -173,6 +185,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
         imagenet_dir, imagenet_real = imagenette_dir(imagenet_dir, p.training.files, p.run_dir)
         if not imagenet_real:
             log(STANDIN_NOTE.format(path=imagenet_dir))
+    seed_everything(seed, workers=True, verbose=False)  # a random backbone's init too
     detector, info = build_detector(model, image_size=image_size, pretrained=pretrained,
                                     backbone=backbone, imagenet_dir=imagenet_dir)
     if info.note:
@@ -184,7 +197,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
         raise InputError("efficient_ad needs >= 2 training steps (epochs x images); anomalib's "
                          "LR schedule steps at int(0.95 x steps). Use more epochs or images.")
     t0 = time.perf_counter()
-    with quiet_lightning():
+    with quiet_lightning(), keep_interrupts():
         seed_everything(seed, workers=True, verbose=False)
         check = finite_check()
         engine = Engine(default_root_dir=work, logger=False, accelerator=device, devices=1,

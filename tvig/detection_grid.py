@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import atomic
-from .data import choose_shots, parse_shots, resolve_class
+from .data import choose_shots, get_dataset, parse_shots, resolve_class
 from .detection import KEY, done_keys, row_key, run_detection
 from .detectors import get_detector
-from .errors import InputError, choices_text
+from .errors import ConfigError, InputError, choices_text
 from .training_sets import TRAIN_SETS, generated_images
 
 METRICS = ("image_auroc", "pixel_auroc", "aupro")
@@ -61,9 +61,44 @@ def generated_for(generated_dir: "str | os.PathLike[str] | None", category: str)
     return None if generated_dir is None else Path(str(generated_dir).format(category=category))
 
 
+def _positive(name: str, v: Any, *, optional: bool = False) -> None:
+    if optional and v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+
+
+def check_accelerator(device: str) -> None:
+    """``cpu``/``auto``, or ``gpu``/``cuda`` only where CUDA is available (Lightning names)."""
+    device = str(device)
+    if device in ("cpu", "auto"):
+        return
+    if device in ("gpu", "cuda"):
+        from .seeding import resolve_device
+
+        resolve_device("cuda")  # the clear "no CUDA GPU here" error
+        return
+    raise ConfigError(choices_text("device", device, ["auto", "cpu", "gpu", "cuda"]))
+
+
 def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: int,
-               generated_dir=None, n_augment: int | None = None, download: bool = False) -> None:
-    """Raise a :mod:`tvig.errors` exception for any bad input before anything trains."""
+               generated_dir=None, n_augment: int | None = None, download: bool = False,
+               epochs: int | None = None, device: str = "cpu") -> None:
+    """Raise a :mod:`tvig.errors` exception for any bad input before anything trains.
+
+    Parameters are checked first (nothing is written when one is wrong), then each class's
+    data (the ``sample`` dataset is materialised under ``out_dir/sample_data`` to count it).
+    """
+    _positive("image size", image_size)
+    _positive("n_augment (augmented images)", n_augment, optional=True)
+    _positive("epochs", epochs, optional=True)
+    for s in spec.seeds:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ConfigError(f"seeds must be integers >= 0, got {s!r}")
+    for k in spec.shots:
+        parse_shots(k)
+    check_accelerator(device)
+    get_dataset(dataset)
     for m in spec.models:
         if image_size < get_detector(m).min_image_size:
             raise InputError(f"{m} needs image_size >= {get_detector(m).min_image_size}, got "
@@ -105,7 +140,8 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: in
 
     check_grid(spec, data_root=data_root, dataset=dataset, out_dir=out_dir,
                image_size=image_size, generated_dir=generated_dir, n_augment=n_augment,
-               download=kwargs.get("download", False))
+               download=kwargs.get("download", False), epochs=kwargs.get("epochs"),
+               device=kwargs.get("device", "cpu"))
     csv = Path(out_dir) / "results.csv"
     done = done_keys(csv)
     jobs = [j for j in spec.jobs()

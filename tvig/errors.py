@@ -35,4 +35,5 @@ class NumericsError(TvigError, FloatingPointError):
 
 def choices_text(name: str, value: object, valid: "list[str] | tuple[str, ...]") -> str:
     """'unknown profile 'x'; valid: a, b, c' — the one way we list valid names."""
-    return f"unknown {name} {value!r}; valid {name}s: {', '.join(sorted(valid))}"
+    plural = name + ("es" if name.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"unknown {name} {value!r}; valid {plural}: {', '.join(sorted(valid))}"

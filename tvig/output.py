@@ -43,7 +43,7 @@ from .speed import SpeedConfig, split_on_oom
 IMAGES_DIR, MANIFEST, STATE_DIR, RUN_JSON = "images", "manifest.csv", ".tvig-state", "run.json"
 MANIFEST_COLUMNS = ("file", "index", "source", "round", "seed", "candidate", "category", "prompt",
                     *SCORE_TERMS, "profile", "profile_params", "integrator_params",
-                    "tvig_version", "random_weights")
+                    "run_seed", "shots", "device", "tvig_version", "random_weights")
 
 
 @dataclass(frozen=True)
@@ -133,11 +133,17 @@ def _row(item: SetItem, scores: dict[str, float], meta: dict[str, Any]) -> dict[
             **meta}
 
 
-def manifest_meta(*, category: str, prompt: str, profile, config: IntegratorConfig) -> dict[str, Any]:
-    """The manifest columns shared by every row (what was used to make the set)."""
+def manifest_meta(*, category: str, prompt: str, profile, config: IntegratorConfig,
+                  run_seed: int | None = None, shots: Sequence[tuple[str, str]] = (),
+                  device: str = "") -> dict[str, Any]:
+    """The manifest columns shared by every row: everything used to make the set, so that
+    :func:`tvig.pipeline.reproduce` can remake any image from its row (``shots``: (file name,
+    sha256) per shot, in the order they were read; ``run_seed``: the run's ``--seed``)."""
     return {"category": category, "prompt": prompt, "profile": profile.name,
             "profile_params": json.dumps(profile.to_dict(), sort_keys=True),
             "integrator_params": json.dumps(config.to_dict(), sort_keys=True),
+            "run_seed": "" if run_seed is None else str(run_seed),
+            "shots": json.dumps([list(s) for s in shots]), "device": str(device),
             "tvig_version": __version__, "random_weights": str(bool(profile.random_weights))}
 
 

@@ -170,6 +170,8 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
         selection = select_prompt(category, shots, clip, keyword=keyword, profile=prof,
                                   captions=False)
         prompt = selection.prompt
+        for line in selection.notes:  # e.g. a keyword WordNet does not know
+            log(f"note: {line}")
     log(f"prompt: {prompt!r}")
     text_emb = clip.encode_texts([prompt])[0]  # (D,)
     dist0 = latent_stats(vqgan, shots, prof, seed=inp.seed)
@@ -179,7 +181,9 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
     result = integrate(vqgan, clip, dist0, shot_emb=shot_emb, text_emb=text_emb, profile=prof,
                        config=inp.config, seed=inp.seed, state_dir=state, progress=progress,
                        callback=callback, speed=speed)
-    meta = manifest_meta(category=category, prompt=prompt, profile=prof, config=inp.config)
+    meta = manifest_meta(category=category, prompt=prompt, profile=prof, config=inp.config,
+                         run_seed=inp.seed, device=inp.device.type,
+                         shots=[(f.name, h) for f, h in zip(inp.files, inp.run_key["shots"])])
     rows = write_set(inp.out, result, n=inp.n, seed=inp.seed, vqgan=vqgan, clip=clip,
                      text_emb=text_emb, shot_emb=shot_emb, config=inp.config, meta=meta,
                      progress=progress, callback=callback, speed=speed)
@@ -193,6 +197,40 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
     if res.report:
         log(f"quality report: {res.report['json']}  contact sheet: {res.report['sheet']}")
     return res
+
+
+def reproduce(row: dict[str, str], images: "str | Path | Sequence[str | Path]",
+              out: "str | Path", *, device: str = "cpu", progress: bool = False,
+              log: Log = print) -> Path:
+    """Remake the image of one manifest row into the new folder ``out``; returns its path.
+
+    ``images``: the shots the set was made from (checked against the row's sha256s, in order).
+    Same tvig version and device: the PNG is bit-identical to the original.
+
+    Example:
+        >>> row = atomic.read_csv("out/manifest.csv")[3]                       # doctest: +SKIP
+        >>> reproduce(row, ["shots/"], "again/").read_bytes() == ...           # doctest: +SKIP
+    """
+    import json
+
+    from .images import collect_image_paths
+    from .profiles import Profile
+
+    shots = json.loads(row["shots"])  # [[file name, sha256], ...]
+    files = collect_image_paths(images)
+    if [_sha256(f) for f in files] != [h for _, h in shots]:
+        raise InputError(f"the {len(files)} shot(s) given are not the ones {row['file']} was "
+                         f"made from ({', '.join(n for n, _ in shots)}, in this order, compared "
+                         "by sha256); pass those files")
+    if row["tvig_version"] != __version__:
+        log(f"note: {row['file']} was made by tvig {row['tvig_version']}, this is {__version__}: "
+            "the image may differ")
+    integrator = json.loads(row["integrator_params"])
+    profile = Profile(**json.loads(row["profile_params"]))
+    res = generate(files, row["category"], out, profile=profile, n=int(row["index"]) + 1, rounds=integrator.pop("rounds"),
+                   seed=int(row["run_seed"]), device=device, prompt=row["prompt"],
+                   progress=progress, log=log, **integrator)
+    return res.images_dir / row["file"]
 
 
 def report_for_set(out: "str | Path", shots: torch.Tensor, clip, profile: Profile, *,

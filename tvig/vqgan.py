@@ -143,7 +143,12 @@ def load_vqgan(profile: Profile, device: "str | torch.device" = "cpu") -> VQGAN:
     from . import assets
 
     folder = assets.require(arch.asset)
-    return load_vqgan_files(folder / "model.yaml", folder / "last.ckpt", arch).to(device)
+    try:
+        model = load_vqgan_files(folder / "model.yaml", folder / "last.ckpt", arch)
+    except AssetError as e:  # the registry has no sha256 for these files: say how to replace
+        raise AssetError(f"{e}\nReplace the cached files with:  tvig download --force "
+                         f"{arch.asset}") from None
+    return model.to(device)
 
 
 def load_vqgan_files(config: "str | Path | None", ckpt: "str | Path",

@@ -3,7 +3,9 @@
 A module ``tvig/cli/<name>.py`` that defines ``register(subparsers)`` is picked up
 automatically; ``register`` adds one or more subparsers and sets ``func=callable(args)``
 (returning an exit code). A :class:`tvig.errors.TvigError` is printed as one sentence with
-exit code 2; anything else is a bug and keeps its traceback.
+exit code 2; anything else is a bug and keeps its traceback. Ctrl-C (exit 130) and SIGTERM
+(exit 143, e.g. a pre-empted job) stop the command cleanly: files already written are complete
+(:mod:`tvig.atomic`) and a rerun of the same command resumes.
 
 Example:
     $ tvig sample-data /tmp/samples
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
 from typing import Sequence
 
@@ -37,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the KeyboardInterrupt path so that cleanup code runs."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -44,11 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        old = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        old = None
+    try:
         return int(args.func(args) or 0)
     except TvigError as e:
         print(f"tvig {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"tvig {args.command}: interrupted; finished outputs are kept, rerun to resume",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        print(f"tvig {args.command}: {what}; finished outputs are kept, rerun the same command "
+              "to resume", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)

@@ -47,7 +47,8 @@ def _settings(args: argparse.Namespace) -> dict:
     data = None if args.data == "sample" else args.data
     dataset = args.dataset or ("sample" if data is None else "folder")
     return dict(data_root=data, dataset=dataset, out_dir=args.out,
-                image_size=args.image_size or profile.detect_image_size,
+                image_size=(profile.detect_image_size if args.image_size is None
+                            else args.image_size),
                 generated_dir=args.generated, n_augment=args.n_augment,
                 backbone=args.backbone, epochs=args.epochs, device=args.device,
                 download=args.download, pretrained=False if args.no_pretrained else None)

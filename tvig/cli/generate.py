@@ -37,10 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="images in the set (default: the profile's n_images, 32 for paper)")
     p.add_argument("--rounds", type=int, default=None, help="integrator rounds R "
                    "(default: the profile's)")
-    p.add_argument("--profile", default="fast", choices=sorted(PROFILES),
-                   help="paper | fast | tiny (random weights, for tests) (default: fast)")
+    # no argparse choices: tvig's own error lists the valid names in one line
+    p.add_argument("--profile", default="fast",
+                   help=f"{' | '.join(PROFILES)} (tiny: random weights, for tests) "
+                   "(default: fast)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--device", default="auto", help=f"{' | '.join(DEVICES)} (default: auto)")
     p.add_argument("--prompt", default=None, help="use this prompt instead of selecting one")
     p.add_argument("--keyword", default=None,
                    help="word to expand with WordNet instead of the category's (e.g. for BTAD 01)")
