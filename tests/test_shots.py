@@ -54,5 +54,5 @@ def test_load_shots_from_root_and_errors(sample_root, tmp_path):
 def test_sample_class_written_on_demand(tmp_path):
     folder = class_folder(None, "metal_nut", tmp_path)
     assert (folder / "train" / "good" / "000.png").is_file()
-    with pytest.raises(ConfigError, match="valid sample classs"):
+    with pytest.raises(ConfigError, match="valid sample classes"):
         class_folder(None, "carpet", tmp_path)
