@@ -63,7 +63,7 @@ from tvig.generation import latent_stats, optimise, sample_images
 from tvig.metrics import set_metrics
 from tvig.paths import RunPaths, run_dir
 from tvig.plots import generation as gplots
-from tvig.plots.common import image_grid, save_figure
+from tvig.plots.common import image_grid, show_figure
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.prompting import load_prompt
 from tvig.seeding import resolve_device
@@ -82,10 +82,7 @@ print(f"profile {P.name}: VQGAN {P.vqgan}, CLIP {P.clip_model}, {P.image_size} p
 
 
 def show(fig, name):
-    """Save a figure into the run folder and display it."""
-    save_figure(fig, run.figures_dir / f"02_{name}.png")
-    plt.show()
-    plt.close(fig)
+    show_figure(fig, run.figures_dir / f"02_{name}.png")  # saved in the run folder too
 
 
 # %% [markdown]

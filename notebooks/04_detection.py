@@ -71,7 +71,7 @@ from tvig.data import resolve_class
 from tvig.detection_grid import GridSpec, gains, plan_train_sets, run_grid, summarise
 from tvig.detection import run_dir_for
 from tvig.paths import RunPaths, run_dir
-from tvig.plots.common import save_figure
+from tvig.plots.common import show_figure
 from tvig.plots.detection import (RANDOM_NOTE, load_maps, plot_gain_scatter,
                                   plot_qualitative, plot_train_set_bars)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
@@ -95,10 +95,7 @@ print(f"profile {P.name}: {P.detect_image_size} px; classes {classes}; k {shots}
 
 
 def show(fig, name):
-    """Save a figure into the run folder and display it."""
-    save_figure(fig, run.figures_dir / f"04_{name}.png")
-    plt.show()
-    plt.close(fig)
+    show_figure(fig, run.figures_dir / f"04_{name}.png")  # saved in the run folder too
 
 
 # %% [markdown]

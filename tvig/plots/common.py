@@ -49,3 +49,13 @@ def save_figure(fig, path: "str | Path", dpi: int = 120) -> Path:
     with atomic.atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
     return Path(path)
+
+
+def show_figure(fig, path: "str | Path | None" = None) -> None:
+    """In a notebook: save ``fig`` as PNG at ``path`` (atomically, if given), display it, close it."""
+    import matplotlib.pyplot as plt
+
+    if path is not None:
+        save_figure(fig, path)
+    plt.show()
+    plt.close(fig)
