@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 
 from . import atomic
@@ -143,4 +144,6 @@ def get_wordnet():
         if str(data_dir) not in nltk.data.path:
             nltk.data.path.insert(0, str(data_dir))
     root = nltk.data.find("corpora/wordnet")
-    return WordNetCorpusReader(root, None)
+    with warnings.catch_warnings():  # "multilingual functions are not available": no OMW, as meant
+        warnings.filterwarnings("ignore", message=".*multilingual functions.*")
+        return WordNetCorpusReader(root, None)
