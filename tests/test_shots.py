@@ -56,3 +56,14 @@ def test_sample_class_written_on_demand(tmp_path):
     assert (folder / "train" / "good" / "000.png").is_file()
     with pytest.raises(ConfigError, match="valid sample classes"):
         class_folder(None, "carpet", tmp_path)
+
+
+def test_btad_train_ok_is_a_class_folder(sample_root, tmp_path):
+    """BTAD keeps its good training images in train/ok: notebooks must accept it too."""
+    import shutil
+
+    btad = tmp_path / "btad" / "01"
+    shutil.copytree(sample_root / "brick" / "train" / "good", btad / "train" / "ok")
+    folder = class_folder(tmp_path / "btad", "01", tmp_path)
+    assert pick_shots(folder, 2, 0) == [btad / "train" / "ok" / p.name
+                                        for p in pick_shots(sample_root / "brick", 2, 0)]

@@ -79,6 +79,13 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
 
+def train_dir(root: "str | os.PathLike[str]") -> Path | None:
+    """``root/train/good`` (MVTec, LOCO) or ``root/train/ok`` (BTAD): the first that has
+    images, else None."""
+    return next((Path(root) / "train" / n for n in NORMAL_NAMES
+                 if list_images(Path(root) / "train" / n)), None)
+
+
 @dataclass(frozen=True)
 class ClassLayout:
     """A validated class folder: where its train/test images and masks are."""
@@ -137,7 +144,8 @@ def validate_class(root: "str | os.PathLike[str]") -> ClassLayout:
     if not root.is_dir():
         raise InputError(f"class folder not found: {root} (expected ROOT/<class> in the MVTec "
                          "AD layout: train/good, test/good, test/<defect>, ground_truth/<defect>)")
-    normal = next((n for n in NORMAL_NAMES if list_images(root / "train" / n)), None)
+    train = train_dir(root)
+    normal = train.name if train is not None else None
     if normal is None:
         raise InputError(f"{root}: no training images in train/good (or train/ok); a class "
                          "folder needs its non-defective training images there")

@@ -36,27 +36,29 @@ def class_folder(data_root: "str | os.PathLike[str] | None", category: str,
         if not (folder / "train" / "good").is_dir():
             write_sample_class(Path(workdir) / "sample_data", category)
         return folder
+    from .data import train_dir
+
     root = Path(data_root).expanduser()
     folder = root / category
-    if not (folder / "train" / "good").is_dir():
+    if train_dir(folder) is None:
         found = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise InputError(f"{folder / 'train' / 'good'} not found: data_root must hold "
-                         f"<class>/train/good/ (MVTec layout); classes found under {root}: "
-                         f"{', '.join(found) or 'none'}")
+        raise InputError(f"{folder / 'train' / 'good'} not found or empty: data_root must hold "
+                         f"<class>/train/good/ (MVTec layout; train/ok for BTAD); classes found "
+                         f"under {root}: {', '.join(found) or 'none'}")
     return folder
 
 
 def pick_shots(folder: "str | os.PathLike[str]", k: int, seed: int = 0) -> list[Path]:
-    """``k`` images of ``folder/train/good``, chosen by ``seed`` with the benchmark's rule."""
-    from .data import choose_files, list_images
+    """``k`` images of ``folder/train/good`` (``train/ok`` for BTAD), chosen by ``seed`` with the benchmark's rule."""
+    from .data import choose_files, list_images, train_dir
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigError(f"shots must be a positive integer, got {k!r}")
-    good = Path(folder) / "train" / "good"
-    files = list_images(good)
-    if not files:
-        raise InputError(f"folder has no images: {good}")
-    return choose_files(files, k, seed)
+    good = train_dir(folder)
+    if good is None:
+        raise InputError(f"no good training images in {Path(folder) / 'train' / 'good'} "
+                         "(or train/ok)")
+    return choose_files(list_images(good), k, seed)
 
 
 def load_shots(data_root: "str | os.PathLike[str] | None", category: str, k: int, size: int, *,
