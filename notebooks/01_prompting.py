@@ -53,13 +53,12 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from tvig.clip import load_clip
-from tvig.images import load_images
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import image_grid
 from tvig.plots.prompting import plot_ranking, plot_relations
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.seeding import resolve_device
-from tvig.shots import class_folder, pick_shots
+from tvig.shots import load_shots
 
 prof = profile_or_tiny(profile)
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))
@@ -72,9 +71,9 @@ print("run folder:", run.root)
 # The k real, non-defective images. They are all the generator will ever see of the product.
 
 # %%
-folder = class_folder(data_root, category, run.root)
-shot_files = pick_shots(folder, shots, seed)
-x, infos = load_images(shot_files, size=224)  # (k, 3, 224, 224) in [0, 1]
+x, shot_files, notes = load_shots(data_root, category, shots, 224, seed=seed, workdir=run.root)
+for line in notes:  # (k, 3, 224, 224) in [0, 1]; converted images are named here
+    print("note:", line)
 fig = image_grid(x, titles=[p.name for p in shot_files], title=f"{category}: {shots} shot(s)")
 plt.show()
 

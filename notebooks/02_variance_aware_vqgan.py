@@ -159,7 +159,9 @@ show(gplots.loss_curves(result.history, note=note), "loss_curves")
 show(gplots.before_after(before, result.images.cpu(), note=note), "before_after")
 
 # %% [markdown]
-# The learned distribution is the hand-over to notebook 03 (the knowledge integrator).
+# The learned (μ, σ) is saved to the run folder (`latent.pt`) for inspection and reuse with
+# `tvig.generation.LatentDist.load`. Notebook 03 deliberately starts each run again from the
+# real (μ₀, σ₀): there, what carries over between rounds is only what the selector kept.
 
 # %%
 result.dist.save(run.latent_pt, prompt=text, profile=P.name, vqgan=P.vqgan,
@@ -192,6 +194,6 @@ show(gplots.ablation_figure(metrics, {"sigma = 0": flat.images.cpu(),
 
 # %% [markdown]
 # ## What next
-# Notebook 03 reads `latent.pt`, samples many candidates per round, scores them with CLIP,
-# keeps the best and re-estimates (μ, σ) from them and the real shots: the text-guided
-# knowledge integrator.
+# Notebook 03 repeats this optimisation in rounds from the real (μ₀, σ₀): it samples many
+# candidates per round, scores them with CLIP, keeps the best and re-estimates (μ, σ) from
+# them and the real shots: the text-guided knowledge integrator.

@@ -65,7 +65,6 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image as ShowImage, display
 
-from tvig.images import load_images
 from tvig.integration import IntegratorConfig
 from tvig.paths import RunPaths, run_dir
 from tvig.pipeline import generate, run_prompt
@@ -73,7 +72,7 @@ from tvig.plots.integration import (drift_table, latent_drift, round_browser, ro
                                     score_terms_over_rounds)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.report import contact_sheet
-from tvig.shots import class_folder, pick_shots
+from tvig.shots import load_shots
 
 prof = get_profile(profile_or_tiny(profile), steps=steps, rounds=rounds, candidates=candidates, keep=keep)
 config = IntegratorConfig.from_profile(prof, merge_weight=merge_weight)
@@ -90,9 +89,10 @@ print(config)
 # has not been run for this run folder, `generate` selects the prompt itself (WordNet + CLIP).
 
 # %%
-folder = class_folder(data_root, category, run.root)
-shot_files = pick_shots(folder, shots, seed)
-x, infos = load_images(shot_files, size=prof.image_size)  # (k, 3, S, S) in [0, 1]
+x, shot_files, notes = load_shots(data_root, category, shots, prof.image_size, seed=seed,
+                                  workdir=run.root)  # (k, 3, S, S) in [0, 1]
+for line in notes:
+    print("note:", line)
 display(contact_sheet(x, x[:0], title=f"{category}: {shots} shot(s)"))
 prompt, note = run_prompt(run.root)
 print(note)

@@ -74,9 +74,9 @@ from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import show_figure
 from tvig.plots.detection import (RANDOM_NOTE, load_maps, plot_gain_scatter,
                                   plot_qualitative, plot_train_set_bars)
-from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 
-P = profile_or_tiny(profile)
+P = get_profile(profile)  # detection needs no CLIP/VQGAN weights: no tiny fallback
 if P.random_weights:
     print(RANDOM_WEIGHTS_BANNER)
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))

@@ -64,3 +64,10 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     os.umask(mask)
     atomic.write_text(tmp_path / "p.txt", "x")
     assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
+
+
+def test_write_csv_quotes_any_text(tmp_path):
+    rows = [{"file": 'a,b "c".png', "similarity": 0.5}, {"file": "d.png", "extra": 1}]
+    atomic.write_csv(tmp_path / "r.csv", rows, ["file", "similarity"])
+    assert atomic.read_csv(tmp_path / "r.csv") == [{"file": 'a,b "c".png', "similarity": "0.5"},
+                                                  {"file": "d.png", "similarity": ""}]

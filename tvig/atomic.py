@@ -69,6 +69,22 @@ def read_csv(path: "str | os.PathLike[str]") -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def write_csv(path: "str | os.PathLike[str]", rows: Sequence[Mapping[str, Any]],
+              fields: Sequence[str] | None = None) -> None:
+    """Write rows as a CSV atomically; columns ``fields`` (default: the keys in first-seen
+    order), missing values empty, extra keys ignored. Quoting is csv's, so any text is safe."""
+    if fields is None:
+        fields = []
+        for r in rows:
+            fields += [k for k in r if k not in fields]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), restval="", extrasaction="ignore",
+                       lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
 def append_csv_rows(path: "str | os.PathLike[str]", rows: Sequence[Mapping[str, Any]]) -> None:
     """Append rows to a CSV atomically (rewrite + rename); new columns are added at the end.
 
@@ -76,15 +92,7 @@ def append_csv_rows(path: "str | os.PathLike[str]", rows: Sequence[Mapping[str, 
     two calls loses nothing already written.
     """
     old = read_csv(path)
-    fields: list[str] = list(old[0].keys()) if old else []
-    for r in rows:
-        fields += [k for k in r if k not in fields]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, restval="", lineterminator="\n")
-    w.writeheader()
-    w.writerows(old)
-    w.writerows(rows)
-    write_text(path, buf.getvalue())
+    write_csv(path, [*old, *rows])
 
 
 def clean_temp_files(folder: "str | os.PathLike[str]") -> int:

@@ -149,12 +149,16 @@ def pil_to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Float [0, 1] -> uint8 exactly as PNG saving rounds (x*255 + 0.5, clamped); any shape."""
+    return (x.detach().float().clamp(0, 1).cpu() * 255.0 + 0.5).to(torch.uint8)
+
+
 def tensor_to_pil(x: torch.Tensor) -> Image.Image:
-    """Float tensor (3, H, W) in [0, 1] -> PIL RGB (rounded, clamped)."""
+    """Float tensor (3, H, W) in [0, 1] -> PIL RGB, rounded by :func:`to_uint8`."""
     if x.ndim != 3 or x.shape[0] != 3:
         raise ValueError(f"expected a (3, H, W) tensor, got {tuple(x.shape)}")
-    arr = (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255.0 + 0.5)
-    return Image.fromarray(arr.astype(np.uint8), "RGB")
+    return Image.fromarray(to_uint8(x).permute(1, 2, 0).numpy(), "RGB")
 
 
 def load_images(paths: "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]", size: int,

@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from . import atomic
 from .errors import ConfigError
+from .images import to_uint8
 from .profiles import Profile
 from .scoring import Scores, merge_latents, score_terms, top_m
 from .speed import SpeedConfig, autocast, split_on_oom
@@ -143,11 +144,6 @@ class IntegrationResult:
     sigma0: torch.Tensor
     mu: torch.Tensor  # (C, h, w) learned after the last round
     sigma: torch.Tensor
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """Float [0, 1] -> uint8 exactly as PNG saving rounds (x*255 + 0.5, clamped)."""
-    return (x.detach().float().clamp(0, 1).cpu() * 255.0 + 0.5).to(torch.uint8)
 
 
 @torch.inference_mode()

@@ -22,8 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +32,8 @@ from tqdm.auto import tqdm
 
 from . import __version__, atomic
 from .errors import InputError
-from .images import save_png
-from .integration import (IntegrationResult, IntegratorConfig, derive_seed, score_images,
-                          to_uint8)
+from .images import save_png, to_uint8
+from .integration import IntegrationResult, IntegratorConfig, derive_seed, score_images
 from .scoring import SCORE_TERMS
 from .speed import SpeedConfig, split_on_oom
 
@@ -194,9 +191,4 @@ def write_set(out: "str | Path", result: IntegrationResult, *, n: int, seed: int
 
 def write_manifest(path: "str | Path", rows: Sequence[dict[str, Any]]) -> None:
     """Write the manifest atomically with the standard column order."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, restval="", extrasaction="ignore",
-                       lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic.write_text(path, buf.getvalue())
+    atomic.write_csv(path, rows, MANIFEST_COLUMNS)

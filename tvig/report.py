@@ -136,11 +136,7 @@ def write_report(out: "str | Path", report: QualityReport, shots: torch.Tensor,
     out = Path(out)
     paths = {"json": out / REPORT_JSON, "csv": out / REPORT_CSV, "sheet": out / CONTACT_SHEET}
     atomic.write_json(paths["json"], {**report.summary(), **(meta or {})})
-    buf = io.StringIO()
-    buf.write("file,similarity\n")
-    for r in report.rows():
-        buf.write(f"{r['file']},{r['similarity']!r}\n")
-    atomic.write_text(paths["csv"], buf.getvalue())
+    atomic.write_csv(paths["csv"], report.rows(), ["file", "similarity"])
     title = (f"mean similarity to shots {report.mean_similarity:.3f}   "
              f"diversity {report.diversity:.3f}")
     sheet = contact_sheet(shots, generated, title=title, banner=banner)

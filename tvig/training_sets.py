@@ -71,9 +71,7 @@ def augment_shots(shots: list[Path], n: int, seed: int, dest: "str | os.PathLike
     """
     import kornia.augmentation as K
     import torch
-    from PIL import Image
-
-    from .images import load_images, save_png
+    from .images import load_images, open_image, save_png
     from .seeding import seeded
 
     if n < 1:
@@ -81,8 +79,7 @@ def augment_shots(shots: list[Path], n: int, seed: int, dest: "str | os.PathLike
     if not shots:
         raise InputError("no shots to augment")
     dest = Path(dest)
-    with Image.open(shots[0]) as im:
-        size = min(min(im.size), config.max_size)
+    size = min(min(open_image(shots[0])[1].original_size), config.max_size)
     x, _ = load_images(shots, size=size)  # (k, 3, S, S) in [0, 1]
     aug = K.AugmentationSequential(
         K.RandomHorizontalFlip(p=config.hflip), K.RandomVerticalFlip(p=config.vflip),
