@@ -5,6 +5,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from tvig import atomic
 from tvig.cli import build_parser
 from tvig.run_summary import SummaryRow, class_row, headline_metrics, write_summary
 
@@ -16,11 +17,12 @@ def test_headline_metrics(tmp_path):
     (tmp_path / "prompt.json").write_text(json.dumps({"prompt": "a photo of a nut", "ranking": []}))
     (tmp_path / "generated").mkdir()
     (tmp_path / "generated" / "manifest.csv").write_text("file\na.png\nb.png\n")
-    (tmp_path / "detection").mkdir()
-    (tmp_path / "detection" / "results.csv").write_text(
-        "detector,pixel_auroc,image_AUROC\npadim,0.1,0.8\npadim,0.2,0.6\n")
+    atomic.append_csv_rows(tmp_path / "detection" / "results.csv", [
+        {"train_set": "real", "image_auroc": 0.8, "pixel_auroc": 0.1},
+        {"train_set": "real", "image_auroc": 0.6, "pixel_auroc": 0.2},
+        {"train_set": "generated", "image_auroc": 0.9, "pixel_auroc": 0.3}])
     assert headline_metrics(tmp_path) == {"prompt": "a photo of a nut", "n_generated": "2",
-                                          "image_auroc": "0.700"}  # mean; pixel column ignored
+                                          "image_auroc": "real 0.700, generated 0.900"}
 
 
 def test_summary_files_and_class_row(tmp_path):
@@ -44,7 +46,7 @@ def test_make_demo_command_parses():
 def test_gpu_script_passes_the_chain_options(tmp_path):
     script = REPO / "scripts" / "gpu_run.sh"
     res = subprocess.run(["bash", str(script)], capture_output=True, text=True)
-    assert res.returncode == 2 and "Usage" not in res.stderr and "DATA_ROOT" in res.stdout
+    assert res.returncode == 2 and "DATA_ROOT" in res.stdout
     res = subprocess.run(["bash", str(script), "/data/mvtec", "bottle", "screw", "--", "--params", "g.yaml"],
                          capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "TVIG": "echo tvig", "OUT": str(tmp_path / "o")})

@@ -35,8 +35,14 @@ def base_module(name: str) -> types.ModuleType:
     try:
         src = subprocess.run(["git", "show", f"{BASE}:tvig/{name}.py"], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip(f"git history with commit {BASE} not available")
+    except OSError:
+        pytest.skip("git is not installed")
+    except subprocess.CalledProcessError as e:
+        shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT,
+                                 capture_output=True, text=True).stdout.strip()
+        if shallow == "true" or not (ROOT / ".git").exists():
+            pytest.skip(f"no git history with commit {BASE} (shallow clone or no .git)")
+        pytest.fail(f"cannot read tvig/{name}.py at {BASE}: {e.stderr}")
     mod = types.ModuleType(f"tvig._base_{name}")
     mod.__package__ = "tvig"
     sys.modules[mod.__name__] = mod

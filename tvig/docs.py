@@ -79,10 +79,17 @@ def api_reference() -> str:
     return "# API reference\n\nGenerated from the docstrings.\n\n" + "\n".join(blocks)
 
 
+def _source_notebook(folder: Path, stem: str) -> Path:
+    """The committed ``.ipynb`` of a notebook, else its ``.py`` (jupytext reads both)."""
+    ipynb = folder / f"{stem}.ipynb"
+    return ipynb if ipynb.exists() else folder / f"{stem}.py"
+
+
 def _notebook_page(src: Path, dest: Path, executed: bool) -> None:
+    import jupytext
     import nbformat
 
-    node = nbformat.read(src, as_version=4)
+    node = jupytext.read(src)
     stem = src.stem
     head = badges_markdown(stem) + "\n\n" + (TINY_NOTE if executed else
                                              "> Not executed for the docs: no outputs shown.")
@@ -165,8 +172,11 @@ def build_site(out: "str | Path" = "site", *, work: "str | Path | None" = None,
     atomic.write_text(src / "cli.md", cli_reference())
     atomic.write_text(src / "api.md", api_reference())
     (src / "notebooks").mkdir(exist_ok=True)
-    for s in stems:
-        _notebook_page(nb_src / f"{s}.ipynb", src / "notebooks" / f"{s}.ipynb", ran)
+    source_dir = Path(notebooks_dir) if notebooks_dir else DOCS_DIR.parent / "notebooks"
+    for s in stems:  # a notebook the run did not reach (an earlier one failed): its source
+        done = (nb_src / f"{s}.ipynb").exists()
+        _notebook_page(nb_src / f"{s}.ipynb" if done else _source_notebook(source_dir, s),
+                       src / "notebooks" / f"{s}.ipynb", ran and done)
     atomic.write_text(src / "notebooks" / "index.md", _notebooks_index(stems, failed))
     atomic.write_text(work / "mkdocs.yml", _mkdocs_yml(src, out, stems))
     log(f"building the site with mkdocs into {out} ...")
