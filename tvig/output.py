@@ -120,8 +120,7 @@ def sample_latents(vqgan, mu: torch.Tensor, sigma: torch.Tensor, seeds: Sequence
     eps = torch.stack([torch.randn(mu.shape, generator=torch.Generator().manual_seed(int(s)))
                        for s in seeds])  # (B, C, h, w)
     z = mu.cpu() + sigma.cpu() * eps
-    dev = next(vqgan.parameters()).device
-    return split_on_oom(lambda b: _decode(vqgan, b, speed), z.to(dev)).clamp(0, 1)
+    return split_on_oom(lambda b: _decode(vqgan, b, speed), z.to(vqgan.device)).clamp(0, 1)
 
 
 def _row(item: SetItem, scores: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +175,7 @@ def write_set(out: "str | Path", result: IntegrationResult, *, n: int, seed: int
         imgs = to_uint8(sample_latents(vqgan, result.mu, result.sigma, [it.seed for it in part],
                                        speed))
         x = imgs.float() / 255.0
-        mu0 = result.mu0.to(next(vqgan.parameters()).device)
+        mu0 = result.mu0.to(vqgan.device)
         scores, _ = score_images(vqgan, clip, x, text_emb=text_emb, shot_emb=shot_emb, mu0=mu0,
                                  sigma0=result.sigma0.to(mu0.device), config=config,
                                  speed=speed)
