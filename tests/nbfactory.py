@@ -68,7 +68,7 @@ g = run / "generated"; g.mkdir(exist_ok=True)
     write_pair(folder, "04_dummy_detect", rec("04") + """
 import matplotlib.pyplot as plt
 d = run / "detection"; d.mkdir(exist_ok=True)
-(d / "results.csv").write_text("setting,seed,image_auroc\\nreal,0,0.5\\nreal,1,0.7\\nreal+generated,0,0.75\\n")
+(d / "results.csv").write_text("train_set,seed,image_auroc\\nreal,0,0.5\\nreal,1,0.7\\ngenerated,0,0.75\\n")
 fig, ax = plt.subplots(figsize=(2, 2)); ax.plot([0, 1], [0, 1]); plt.show()
 """, _PARAMS)
     return folder

@@ -56,7 +56,7 @@ def test_cli_chain_params_failure_and_summary(chain, tmp_path, run_cli):
     assert head["status"] == "ok" and rows[("metal_nut", "all")]["status"] == "failed"
     assert head["prompt"] == "a photo of a brick"
     assert head["n_generated"] == "3"
-    assert head["image_auroc"] == "real 0.600, real+generated 0.750"
+    assert head["image_auroc"] == "real 0.600, generated 0.750"
     assert "| brick" in (out / "summary.md").read_text()
 
     run = out / "sample" / "brick"
