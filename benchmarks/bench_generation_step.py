@@ -36,9 +36,9 @@ def paper_models(dev, clip_name: str = "ViT-B-32-quickgelu"):
     """(VQGAN, Clip) of the paper architecture with fixed RANDOM weights, on ``dev``."""
     import open_clip
 
-    from tvig.clip import Clip
+    from tvig.models.clip import Clip
     from tvig.seeding import seeded
-    from tvig.vqgan import build_vqgan
+    from tvig.models.vqgan import build_vqgan
 
     vq = build_vqgan("vqgan_imagenet_f16_16384").to(dev)
     with seeded(0):
@@ -63,7 +63,7 @@ def timed(dev, fn) -> float:
 def one(batch: int, steps: int, cutouts: int | None, device: str, clip_name: str) -> dict:
     import torch
 
-    from tvig.generation import LatentDist, optimise, sample_images
+    from tvig.generator import LatentDist, optimise, sample_images
     from tvig.profiles import get_profile
     from tvig.seeding import resolve_device
 

@@ -91,7 +91,7 @@ def reference(vq, clip, shot, text, *, steps: int, cutouts: int, lr: float, imag
     """(a) The classic VQGAN-CLIP loop, one image after the other. Returns timings (s)."""
     import torch
 
-    from tvig.guidance import Cutouts, spherical_distance
+    from tvig.generator.guidance import Cutouts, spherical_distance
     from tvig.seeding import seeded
 
     dev = vq.device
@@ -109,7 +109,7 @@ def reference(vq, clip, shot, text, *, steps: int, cutouts: int, lr: float, imag
 
             def loop() -> None:
                 for _ in range(steps):
-                    x = vq.decode(vq.quantize(z))  # straight-through VQ (tvig.vqgan)
+                    x = vq.decode(vq.quantize(z))  # straight-through VQ (tvig.models.vqgan)
                     emb = clip.encode_images(cut(x))  # (C, D)
                     loss = spherical_distance(emb[:, None], text[None]).mean()
                     opt.zero_grad(set_to_none=True)
@@ -138,9 +138,9 @@ def tvig_run(vq, clip, shot, text, *, profile, config, m: int, seed: int, speed)
     """(b) latent_stats + integrate + write_set (M images on disk). Returns timings (s)."""
     import torch
 
-    from tvig.generation import latent_stats
-    from tvig.integration import integrate
-    from tvig.output import manifest_meta, write_set
+    from tvig.generator import latent_stats
+    from tvig.integrator.rounds import integrate
+    from tvig.integrator.writer import manifest_meta, write_set
 
     t = time.perf_counter()
     dist0 = latent_stats(vq, shot, profile, seed=seed)
@@ -164,9 +164,9 @@ def tvig_run(vq, clip, shot, text, *, profile, config, m: int, seed: int, speed)
 
 
 def models(arch: str, dev):
-    from tvig.clip import load_clip
+    from tvig.models.clip import load_clip
     from tvig.profiles import get_profile
-    from tvig.vqgan import load_vqgan
+    from tvig.models.vqgan import load_vqgan
 
     if arch == "paper":
         return paper_models(dev)
@@ -177,7 +177,7 @@ def models(arch: str, dev):
 def run(a: argparse.Namespace) -> dict:
     import torch
 
-    from tvig.integration import IntegratorConfig
+    from tvig.integrator.rounds import IntegratorConfig
     from tvig.profiles import get_profile
     from tvig.seeding import resolve_device
     from tvig.speed import SpeedConfig, compile_models

@@ -52,13 +52,13 @@ device = "auto"
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from tvig.clip import load_clip
+from tvig.models.clip import load_clip
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import image_grid
 from tvig.plots.prompting import plot_ranking, plot_relations
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.seeding import resolve_device
-from tvig.shots import load_shots
+from tvig.detection.shots import load_shots
 
 prof = profile_or_tiny(profile)
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))
@@ -93,8 +93,8 @@ plt.show()
 # The right panel below lists every sense with its score and the reason.
 
 # %%
-from tvig.expansion import expand
-from tvig.keywords import KeywordEntry, canonical_dataset, normalise_keyword, resolve_keyword
+from tvig.prompting.expansion import expand
+from tvig.prompting.keywords import KeywordEntry, canonical_dataset, normalise_keyword, resolve_keyword
 
 table = canonical_dataset(dataset)  # e.g. a root folder "mvtec_anomaly_detection" -> mvtec_ad
 entry = (KeywordEntry(normalise_keyword(keyword), (), category, "override") if keyword
@@ -131,7 +131,7 @@ for w in expansion.words:
 # random weights: the ranking below is a demonstration of the mechanics only.)
 
 # %%
-from tvig.prompting import format_ranking, select_prompt
+from tvig.prompting.ranking import format_ranking, select_prompt
 
 clip = load_clip(prof, resolve_device(device))
 selection = select_prompt(category, x, clip, keyword=entry, profile=prof, captions=True,
@@ -166,14 +166,14 @@ print(f"p* beats the best comparison prompt by {selection.score - best_baseline:
 # rendering you only see the first state.)
 
 # %%
-from tvig.prompt_explorer import prompt_explorer
+from tvig.prompting.explorer import prompt_explorer
 
 display(prompt_explorer(clip, x, category=category, dataset=table, top=10, profile=prof))
 
 # %% [markdown]
 # ## 6 · Save p* for notebooks 02 and 03
 # The selection (prompt, keyword, ranking, senses, profile) goes to the run folder's
-# `prompt.json`, written atomically. Notebooks 02/03 read it with `tvig.prompting.load_prompt`
+# `prompt.json`, written atomically. Notebooks 02/03 read it with `tvig.prompting.ranking.load_prompt`
 # and fall back to "a photo of a {keyword}" when it is missing.
 
 # %%

@@ -58,18 +58,18 @@ device = "auto"
 import matplotlib.pyplot as plt
 import torch
 
-from tvig.clip import load_clip
-from tvig.generation import latent_stats, optimise, sample_images
-from tvig.metrics import set_metrics
+from tvig.models.clip import load_clip
+from tvig.generator import latent_stats, optimise, sample_images
+from tvig.generator.metrics import set_metrics
 from tvig.paths import RunPaths, run_dir
 from tvig.plots import generation as gplots
 from tvig.plots.common import image_grid, show_figure
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
-from tvig.prompting import load_prompt
+from tvig.prompting.ranking import load_prompt
 from tvig.seeding import resolve_device
-from tvig.shots import load_shots
-from tvig.vqgan import load_vqgan
-from tvig.widgets import sigma_explorer
+from tvig.detection.shots import load_shots
+from tvig.models.vqgan import load_vqgan
+from tvig.tutorial.widgets import sigma_explorer
 
 P = get_profile(profile_or_tiny(profile), steps=steps)
 dev = resolve_device(device)
@@ -160,7 +160,7 @@ show(gplots.before_after(before, result.images.cpu(), note=note), "before_after"
 
 # %% [markdown]
 # The learned (μ, σ) is saved to the run folder (`latent.pt`) for inspection and reuse with
-# `tvig.generation.LatentDist.load`. Notebook 03 deliberately starts each run again from the
+# `tvig.generator.LatentDist.load`. Notebook 03 deliberately starts each run again from the
 # real (μ₀, σ₀): there, what carries over between rounds is only what the selector kept.
 
 # %%

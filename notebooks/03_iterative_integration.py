@@ -65,14 +65,14 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Image as ShowImage, display
 
-from tvig.integration import IntegratorConfig
+from tvig.integrator.rounds import IntegratorConfig
 from tvig.paths import RunPaths, run_dir
 from tvig.pipeline import generate, run_prompt
 from tvig.plots.integration import (drift_table, latent_drift, round_browser, round_gallery,
                                     score_terms_over_rounds)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
-from tvig.report import contact_sheet
-from tvig.shots import load_shots
+from tvig.integrator.report import contact_sheet
+from tvig.detection.shots import load_shots
 
 prof = get_profile(profile_or_tiny(profile), steps=steps, rounds=rounds, candidates=candidates, keep=keep)
 config = IntegratorConfig.from_profile(prof, merge_weight=merge_weight)
@@ -121,7 +121,7 @@ print("prompt p*:", prompt or "(selected by generate in section 3)")
 # 1-number "latents":
 
 # %%
-from tvig.scoring import combine_scores, merge_latents, top_m
+from tvig.integrator.scoring import combine_scores, merge_latents, top_m
 
 text, img, dist = torch.tensor([0.30, 0.25, 0.35]), torch.tensor([0.80, 0.90, 0.50]), torch.tensor([1.0, 0.8, 6.0])
 total = combine_scores(text, img, dist, a=config.a, b=config.b, c=config.c)

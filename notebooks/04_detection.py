@@ -67,9 +67,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from tvig import atomic
-from tvig.data import resolve_class
-from tvig.detection_grid import GridSpec, gains, plan_train_sets, run_grid, summarise
-from tvig.detection import run_dir_for
+from tvig.detection.datasets import resolve_class
+from tvig.detection.grid import GridSpec, gains, plan_train_sets, run_grid, summarise
+from tvig.detection.run import run_dir_for
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import show_figure
 from tvig.plots.detection import (RANDOM_NOTE, load_maps, plot_gain_scatter,

@@ -36,7 +36,7 @@ assert tvig_netguard.ACTIVE, "network guard failed to activate"
 
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory) -> Path:
-    from tvig.sample_data import write_sample_data
+    from tvig.detection.sample_data import write_sample_data
 
     root = tmp_path_factory.mktemp("samples")
     write_sample_data(root)

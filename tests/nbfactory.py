@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jupytext
 
-from tvig.notebook_setup import colab_setup_cell
+from tvig.tutorial.setup_cell import colab_setup_cell
 
 
 def write_pair(folder: Path, stem: str, body: str, params: str | None, *, setup: bool = True) -> Path:

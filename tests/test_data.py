@@ -6,10 +6,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tvig.data import (choose_shots, list_images, parse_shots, resolve_class, sample_shots,
-                       validate_class)
+from tvig.detection.datasets import (
+    choose_shots,
+    parse_shots,
+    resolve_class,
+    sample_shots,
+    validate_class,
+)
+from tvig.detection.training_sets import (
+    AugmentConfig,
+    augment_shots,
+    build_training_set,
+)
 from tvig.errors import InputError
-from tvig.training_sets import AugmentConfig, augment_shots, build_training_set
+from tvig.images import list_images
 
 
 def _sha(p):

@@ -5,9 +5,14 @@ import matplotlib
 import pytest
 
 from tvig import atomic
-from tvig.detection import run_detection
-from tvig.detection_grid import GridSpec, gains, run_grid, summarise
-from tvig.detectors import DETECTORS, build_detector, get_detector, resolve_pretrained
+from tvig.detection.detectors import (
+    DETECTORS,
+    build_detector,
+    get_detector,
+    resolve_pretrained,
+)
+from tvig.detection.grid import GridSpec, gains, run_grid, summarise
+from tvig.detection.run import run_detection
 from tvig.errors import AssetMissingError, InputError
 
 matplotlib.use("Agg")
@@ -98,7 +103,7 @@ def test_bad_inputs_rejected_before_training(sample_root, tmp_path, no_training)
 def test_padim_needs_two_images_and_nan_scores_are_refused(sample_root, tmp_path, monkeypatch):
     import dataclasses
 
-    import tvig.detectors as D
+    import tvig.detection.detectors as D
     from tvig.errors import NumericsError
 
     kw = dict(out_dir=tmp_path, dataset="sample", image_size=64)
@@ -205,7 +210,7 @@ def test_efficient_ad_offline_stand_ins(sample_root, tmp_path, capsys):
 
 def test_grid_spec_accepts_single_values():
     """The notebook runner passes one k (shots=1) to every notebook, notebook 04 included."""
-    from tvig.detection_grid import GridSpec
+    from tvig.detection.grid import GridSpec
 
     spec = GridSpec(categories="brick", shots=1, models="padim", seeds=0, train_sets="real")
     assert spec.jobs() == [dict(category="brick", k=1, seed=0, model="padim", train_set="real")]

@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from nbfactory import write_chain
+
 from tvig.cli import build_parser
-from tvig.docs import DOCS_PACKAGES, api_modules, cli_reference
-from tvig.notebook_setup import REPO, colab_setup_cell, find_notebooks
+from tvig.tutorial.docs import DOCS_PACKAGES, api_modules, cli_reference
+from tvig.tutorial.setup_cell import REPO, colab_setup_cell, find_notebooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL = ("01_prompting", "02_variance_aware_vqgan", "03_iterative_integration", "04_detection")
@@ -30,7 +30,7 @@ def test_cli_reference_covers_every_command():
 
 def test_api_reference_lists_modules():
     mods = api_modules()
-    assert {"tvig.notebooks", "tvig.profiles", "tvig.docs"} <= set(mods)
+    assert {"tvig.tutorial.runner", "tvig.profiles", "tvig.tutorial.docs"} <= set(mods)
     assert not any(m.startswith("tvig.cli") for m in mods)
 
 
@@ -48,7 +48,7 @@ def test_setup_cell_documented_and_badges_point_at_notebooks():
 def site(tmp_path_factory) -> Path:
     if MISSING_DOCS:
         pytest.skip(f"docs packages not installed ({', '.join(MISSING_DOCS)}): pip install -e '.[docs]'")
-    from tvig.docs import build_site
+    from tvig.tutorial.docs import build_site
 
     tmp = tmp_path_factory.mktemp("docs")
     assert {nb.stem for nb in find_notebooks(REPO_ROOT / "notebooks")} >= set(REAL)
@@ -128,7 +128,7 @@ def test_site_builds_when_a_notebook_fails_mid_chain(tmp_path):
     """Notebooks after a failed one have no executed copy: their source is shown, flagged."""
     if MISSING_DOCS:
         pytest.skip(f"docs packages not installed ({', '.join(MISSING_DOCS)})")
-    from tvig.docs import build_site
+    from tvig.tutorial.docs import build_site
 
     nbs = write_chain(tmp_path / "nbs")
     py = nbs / "02_dummy_latent.py"

@@ -8,17 +8,23 @@ import pytest
 import torch
 
 from tvig.errors import ConfigError, NumericsError
-from tvig.generation import (LatentDist, kl_divergence, latent_stats, optimise, sample,
-                             sample_images)
-from tvig.guidance import Cutouts, spherical_distance
-from tvig.metrics import diversity, similarity
+from tvig.generator.guidance import Cutouts, spherical_distance
+from tvig.generator.metrics import diversity, similarity
+from tvig.generator import (
+    LatentDist,
+    kl_divergence,
+    latent_stats,
+    optimise,
+    sample,
+    sample_images,
+)
 from tvig.profiles import get_profile
 
 
 @pytest.fixture(scope="module")
 def setup():
-    from tvig.clip import load_clip
-    from tvig.vqgan import load_vqgan
+    from tvig.models.clip import load_clip
+    from tvig.models.vqgan import load_vqgan
 
     p = get_profile("tiny")
     vq, clip = load_vqgan(p), load_clip(p)

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tvig.errors import ConfigError, InputError
-from tvig.integration import IntegratorConfig, RoundRecord, derive_seed, integrate
-from tvig.output import check_out_folder, plan_set, start_run
-from tvig.scoring import merge_latents, score_terms, top_m
+from tvig.integrator.rounds import IntegratorConfig, RoundRecord, derive_seed, integrate
+from tvig.integrator.scoring import merge_latents, score_terms, top_m
+from tvig.integrator.writer import check_out_folder, plan_set, start_run
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +18,10 @@ def fast_tiny(tiny):
 
 @pytest.fixture(scope="module")
 def models(tiny, sample_root):
-    from tvig.clip import load_clip
-    from tvig.generation import latent_stats
+    from tvig.generator import latent_stats
     from tvig.images import load_images
-    from tvig.vqgan import load_vqgan
+    from tvig.models.clip import load_clip
+    from tvig.models.vqgan import load_vqgan
 
     shots, _ = load_images(sample_root / "metal_nut" / "train" / "good", size=tiny.image_size)
     shots = shots[:2]

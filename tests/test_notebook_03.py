@@ -15,7 +15,7 @@ def test_notebook_pair_has_no_outputs_and_a_parameters_cell():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
-    from tvig.notebooks import declared_parameters
+    from tvig.tutorial.runner import declared_parameters
 
     params = declared_parameters(NOTEBOOK)  # what the runner passes: its own parser
     assert {"profile", "data_root", "category", "shots", "seed", "out_dir", "rounds", "steps",

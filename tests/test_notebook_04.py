@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tvig import atomic
-from tvig.detection_grid import plan_train_sets
+from tvig.detection.grid import plan_train_sets
 
 NB = Path(__file__).resolve().parents[1] / "notebooks" / "04_detection.ipynb"
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from nbfactory import write_pair
-from tvig.notebook_checks import check_folder, check_notebook, fix_folder
-from tvig.notebook_setup import colab_setup_cell, find_notebooks
+
+from tvig.tutorial.checks import check_folder, check_notebook, fix_folder
+from tvig.tutorial.setup_cell import colab_setup_cell, find_notebooks
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"

@@ -1,8 +1,8 @@
 """pyproject.toml, environment.yml and binder/ describe the same dependencies."""
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tvig.errors import InputError
-from tvig.output import IMAGES_DIR, MANIFEST, MANIFEST_COLUMNS, STATE_DIR
+from tvig.integrator.writer import IMAGES_DIR, MANIFEST, MANIFEST_COLUMNS, STATE_DIR
 
 PROMPT = "a photo of a metal nut"
 
@@ -74,7 +74,7 @@ def test_manifest_rows_match_the_files(reference, profile):
 
 def test_resume_after_a_crash_in_the_middle_of_a_round(tmp_path, shots, profile, reference,
                                                        monkeypatch):
-    import tvig.generation as generation
+    import tvig.generator.optimise as generation
 
     real, calls = generation.optimise, []
 
@@ -146,14 +146,14 @@ def _bad_input(kind: str, tmp: Path) -> tuple[list[Path], str]:
                                   "1x1 image"])
 def test_bad_inputs_give_clear_errors_and_write_nothing(kind, tmp_path, shots, profile,
                                                         monkeypatch):
-    import tvig.clip
-    import tvig.vqgan
+    import tvig.models.clip
+    import tvig.models.vqgan
 
     def no_models(*a, **k):
         raise AssertionError("a model was loaded before the inputs were validated")
 
-    monkeypatch.setattr(tvig.clip, "load_clip", no_models)
-    monkeypatch.setattr(tvig.vqgan, "load_vqgan", no_models)
+    monkeypatch.setattr(tvig.models.clip, "load_clip", no_models)
+    monkeypatch.setattr(tvig.models.vqgan, "load_vqgan", no_models)
     bad, message = _bad_input(kind, tmp_path)
     out = tmp_path / "out"
     with pytest.raises(InputError, match=message) as e:
@@ -197,7 +197,7 @@ def test_png_without_manifest_row_is_redone(tmp_path, shots, profile, reference)
     import shutil
 
     from tvig import atomic
-    from tvig.output import write_manifest
+    from tvig.integrator.writer import write_manifest
 
     out = tmp_path / "set"
     shutil.copytree(reference[0], out)

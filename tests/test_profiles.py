@@ -1,7 +1,13 @@
 import pytest
 
 from tvig.errors import ConfigError
-from tvig.profiles import PROFILES, VQGAN_ARCHS, get_profile, missing_assets, profile_or_tiny
+from tvig.profiles import (
+    PROFILES,
+    VQGAN_ARCHS,
+    get_profile,
+    missing_assets,
+    profile_or_tiny,
+)
 
 
 def test_profiles_exist_and_are_frozen():

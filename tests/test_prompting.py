@@ -1,21 +1,26 @@
 """Keyword-to-prompt generator: keywords, WordNet expansion, candidates, CLIP ranking, CLI."""
 import json
-import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from tvig.errors import ConfigError, InputError
-from tvig.expansion import GENERIC, KeywordWarning, RelatedWord, expand
-from tvig.keywords import KEYWORDS, normalise_keyword, resolve_keyword
-from tvig.prompting import (PromptRow, Template, build_candidates, load_prompt, load_templates,
-                            parse_templates, select_prompt)
+from tvig.prompting.expansion import GENERIC, KeywordWarning, RelatedWord, expand
+from tvig.prompting.keywords import KEYWORDS, normalise_keyword, resolve_keyword
+from tvig.prompting.ranking import (
+    Template,
+    build_candidates,
+    load_prompt,
+    load_templates,
+    parse_templates,
+    select_prompt,
+)
 
 
 @pytest.fixture(scope="module")
 def clip(tiny):
-    from tvig.clip import load_clip
+    from tvig.models.clip import load_clip
 
     return load_clip(tiny)
 
@@ -56,7 +61,7 @@ def test_keyword_override_and_unknown_class():
     assert (e.keyword, e.source) == ("my odd part", "normalised")
     with pytest.raises(ConfigError, match="valid datasets"):
         resolve_keyword("screw", dataset="nope")
-    from tvig.keywords import canonical_dataset
+    from tvig.prompting.keywords import canonical_dataset
 
     assert [canonical_dataset(n) for n in ("mvtec_anomaly_detection", "MVTec_LOCO", "BTech",
                                            "sample", "parts", None)] == \
@@ -101,7 +106,7 @@ def test_metal_nut_picks_the_fastener_without_hints():
 
 
 def test_related_words_carry_real_synsets_and_depths():
-    from tvig.wordnet import get_wordnet
+    from tvig.prompting.wordnet import get_wordnet
 
     wn = get_wordnet()
     e = _expand("carpet")
@@ -113,8 +118,8 @@ def test_related_words_carry_real_synsets_and_depths():
 
 
 def test_attributes_from_derivation_and_pertainyms():
-    from tvig.expansion import _pertainyms_of
-    from tvig.wordnet import get_wordnet
+    from tvig.prompting.expansion import _pertainyms_of
+    from tvig.prompting.wordnet import get_wordnet
 
     wn = get_wordnet()
     assert _pertainyms_of(wn, wn.synset("sphere.n.05").lemmas()[0]) == ["spherical"]
@@ -237,7 +242,7 @@ def test_plots_draw_every_row(clip, shots):
 
 
 def test_explorer_updates_on_keyword(clip, shots, tiny):
-    from tvig.prompt_explorer import prompt_explorer
+    from tvig.prompting.explorer import prompt_explorer
 
     box = prompt_explorer(clip, shots, category="metal_nut", profile=tiny)
     assert box.selection.keyword == "metal nut" and box.children[1].outputs

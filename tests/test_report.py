@@ -7,9 +7,9 @@ matplotlib.use("Agg")
 
 import torch
 
-from tvig.integration import RoundRecord
-from tvig.report import contact_sheet
-from tvig.scoring import Scores
+from tvig.integrator.report import contact_sheet
+from tvig.integrator.rounds import RoundRecord
+from tvig.integrator.scoring import Scores
 
 
 def test_contact_sheet_layout_and_pixels():
@@ -40,8 +40,13 @@ def _record(r: int, n: int = 4, m: int = 2) -> RoundRecord:
 
 
 def test_integration_plots_and_browser():
-    from tvig.plots.integration import (drift_table, latent_drift, round_browser, round_gallery,
-                                        score_terms_over_rounds)
+    from tvig.plots.integration import (
+        drift_table,
+        latent_drift,
+        round_browser,
+        round_gallery,
+        score_terms_over_rounds,
+    )
 
     recs = [_record(1), _record(2)]
     fig = round_gallery(recs[0], banner="RANDOM")

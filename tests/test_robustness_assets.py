@@ -17,7 +17,7 @@ from test_vqgan import ckpt_asset  # noqa: F401  (fixture: a tiny VQGAN as asset
 from tvig import assets
 from tvig.cli import main
 from tvig.errors import AssetError
-from tvig.vqgan import VQGAN, load_vqgan, write_taming_files
+from tvig.models.vqgan import VQGAN, load_vqgan, write_taming_files
 
 PAYLOAD = os.urandom(3 * assets.CHUNK + 17)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -15,15 +15,15 @@ NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if a model loads or a detector trains."""
-    import tvig.clip
-    import tvig.detection_grid
-    import tvig.vqgan
+    import tvig.detection.grid
+    import tvig.models.clip
+    import tvig.models.vqgan
 
     def boom(*a, **k):
         raise AssertionError("long work started before the parameters were checked")
 
-    for mod, name in ((tvig.clip, "load_clip"), (tvig.vqgan, "load_vqgan"),
-                      (tvig.detection_grid, "run_detection")):
+    for mod, name in ((tvig.models.clip, "load_clip"), (tvig.models.vqgan, "load_vqgan"),
+                      (tvig.detection.grid, "run_detection")):
         monkeypatch.setattr(mod, name, boom)
 
 
@@ -106,8 +106,8 @@ def test_the_real_process_gives_the_same_single_line(run_cli, sample_root, tmp_p
 
 
 def test_category_wordnet_does_not_know_warns_and_uses_templates(sample_root, tmp_path, tiny):
-    from tvig.expansion import KeywordWarning
     from tvig.pipeline import generate
+    from tvig.prompting.expansion import KeywordWarning
 
     lines: list[str] = []
     profile = tiny.replace(steps=1, candidates=2, keep=1, n_augment=1)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from tvig import atomic
 from tvig.errors import NumericsError
-from tvig.output import IMAGES_DIR, MANIFEST, STATE_DIR
+from tvig.integrator.writer import IMAGES_DIR, MANIFEST, STATE_DIR
 
 PROMPT = "a photo of a metal nut"  # given, so no WordNet load in each process
 N = 40  # long enough to be caught between the first and the last image
@@ -130,7 +130,7 @@ def test_killed_grid_resumes_to_the_same_rows(sig, sample_root, tmp_path, refere
 def test_interrupt_inside_lightning_is_not_swallowed():
     """Lightning answers Ctrl-C / tvig's SIGTERM with sys.exit(1); the CLI must see it."""
     from tvig.cli import Terminated
-    from tvig.detection import keep_interrupts
+    from tvig.detection.run import keep_interrupts
 
     with pytest.raises(Terminated):
         with keep_interrupts():

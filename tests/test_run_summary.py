@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tvig import atomic
 from tvig.cli import build_parser
-from tvig.run_summary import SummaryRow, class_row, headline_metrics, write_summary
+from tvig.tutorial.summary import SummaryRow, class_row, headline_metrics, write_summary
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,17 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-
 from nbfactory import write_chain, write_pair
+
 from tvig.errors import ConfigError, InputError
-from tvig.notebooks import RunConfig, declared_parameters, load_params_file, make_config, plan_run, run_notebooks
+from tvig.tutorial.runner import (
+    RunConfig,
+    declared_parameters,
+    load_params_file,
+    make_config,
+    plan_run,
+    run_notebooks,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tvig.detection.sample_data import (
+    SAMPLE_CLASSES,
+    make_defect,
+    write_sample_class,
+    write_sample_data,
+)
 from tvig.errors import ConfigError
-from tvig.sample_data import SAMPLE_CLASSES, make_defect, write_sample_class, write_sample_data
 
 
 def _digest(folder):

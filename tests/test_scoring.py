@@ -6,7 +6,13 @@ import torch
 import torch.nn.functional as F
 
 from tvig.errors import ConfigError
-from tvig.scoring import combine_scores, latent_distance, merge_latents, score_terms, top_m
+from tvig.integrator.scoring import (
+    combine_scores,
+    latent_distance,
+    merge_latents,
+    score_terms,
+    top_m,
+)
 
 
 def test_latent_distance_is_mean_squared_mahalanobis():

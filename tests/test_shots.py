@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from tvig.data import choose_shots, validate_class
+from tvig.detection.datasets import choose_shots, validate_class
+from tvig.detection.shots import class_folder, load_shots, pick_shots
 from tvig.errors import ConfigError, InputError
 from tvig.paths import RunPaths
-from tvig.prompting import load_prompt
-from tvig.shots import class_folder, load_shots, pick_shots
+from tvig.prompting.ranking import load_prompt
 
 
 def test_prompt_sources(tmp_path):

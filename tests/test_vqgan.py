@@ -6,11 +6,17 @@ import sys
 import pytest
 import torch
 
-from tvig import assets, profiles
+from tvig import assets
 from tvig.errors import AssetError
+from tvig.models.vqgan import (
+    VQGAN,
+    build_vqgan,
+    load_vqgan,
+    load_vqgan_files,
+    read_state_dict,
+    write_taming_files,
+)
 from tvig.profiles import VQGAN_ARCHS, VQGANArch, get_profile
-from tvig.vqgan import (VQGAN, build_vqgan, load_vqgan, load_vqgan_files, read_state_dict,
-                        write_taming_files)
 
 TAMING_KEYS = ("encoder.conv_in.weight", "encoder.down.0.block.0.norm1.weight",
                "encoder.mid.block_1.conv1.weight", "decoder.up.0.block.0.conv1.weight",

@@ -1,6 +1,6 @@
 import pytest
 
-from tvig.wordnet import get_wordnet, lexnames_text
+from tvig.prompting.wordnet import get_wordnet, lexnames_text
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def test_lexnames_is_standard_list():
 def test_missing_wordnet_names_both_fixes(monkeypatch, tmp_path):
     import nltk
 
-    from tvig import wordnet as w
     from tvig.errors import AssetMissingError
+    from tvig.prompting import wordnet as w
 
     monkeypatch.setenv("TVIG_HOME", str(tmp_path))
     monkeypatch.setattr(w, "DEBIAN_DIRS", (tmp_path / "none",))

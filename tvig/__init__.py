@@ -12,5 +12,11 @@ Modules: ``profiles``, ``assets``, ``images``, ``sample_data``, ``wordnet``, ``c
 
 __version__ = "0.1.0"
 
-from .errors import AssetError, AssetMissingError, ConfigError, InputError, TvigError  # noqa: F401
-from .profiles import PROFILES, Profile, get_profile  # noqa: F401
+from tvig.errors import (  # noqa: F401
+    AssetError,
+    AssetMissingError,
+    ConfigError,
+    InputError,
+    TvigError,
+)
+from tvig.profiles import PROFILES, Profile, get_profile  # noqa: F401

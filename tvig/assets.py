@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import atomic
-from .errors import AssetError, AssetMissingError, choices_text
+from tqdm.auto import tqdm
+
+from tvig import atomic
+from tvig.errors import AssetError, AssetMissingError, choices_text
+from tvig.paths import cache_dir
 
 CHUNK = 1 << 20
 
@@ -47,6 +50,10 @@ class Asset:
     licence: str
     description: str
     kind: str = "file"  # "file": files in the cache; "external": found by its own loader
+    # external assets only, set by the module that owns them (no special case by name here):
+    present: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+    fetch: Callable[[Callable[[str], None]], Path] | None = field(default=None, compare=False,
+                                                                  repr=False)
 
     @property
     def folder(self) -> Path:
@@ -54,7 +61,7 @@ class Asset:
 
 
 _HEIBOX = "https://heibox.uni-heidelberg.de/d/{share}/files/?p=%2F{sub}%2F{file}&dl=1"
-_HF = "https://huggingface.co/{repo}/resolve/main/{file}"
+HF_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
 
 REGISTRY: dict[str, Asset] = {}
 
@@ -68,7 +75,7 @@ def register(asset: Asset) -> Asset:
 for _a in (
     Asset("clip_vit_b_32_openai",
           (AssetFile("open_clip_model.safetensors",
-                     (_HF.format(repo="timm/vit_base_patch32_clip_224.openai",
+                     (HF_URL.format(repo="timm/vit_base_patch32_clip_224.openai",
                                  file="open_clip_model.safetensors"),)),),
           licence="MIT (OpenAI CLIP)",
           description="CLIP ViT-B/32, OpenAI weights, as open_clip safetensors (~605 MB fp32)"),
@@ -86,30 +93,8 @@ for _a in (
                                                   file="last.ckpt"),))),
           licence="MIT (taming-transformers)",
           description="VQGAN ImageNet f16, 1024 codes (taming-transformers), optional"),
-    Asset("wordnet",
-          (AssetFile("wordnet.zip", ("https://raw.githubusercontent.com/nltk/nltk_data/"
-                                     "gh-pages/packages/corpora/wordnet.zip",)),),
-          licence="WordNet 3.0 licence (Princeton, BSD-like)",
-          description="WordNet 3.0 for nltk; Debian's wordnet-base is used when installed",
-          kind="external"),
-    Asset("blip_image_captioning_base",
-          (AssetFile("model.safetensors", (_HF.format(repo="Salesforce/blip-image-captioning-base",
-                                                      file="model.safetensors"),)),),
-          licence="BSD-3-Clause (Salesforce BLIP)",
-          description="BLIP image captioner (transformers, Hugging Face cache), optional: "
-                      "the caption comparison prompt of notebook 01, ~990 MB",
-          kind="external"),
 ):
     register(_a)
-
-
-def cache_dir() -> Path:
-    """``$TVIG_HOME`` or ``$XDG_CACHE_HOME/tvig`` or ``~/.cache/tvig``."""
-    env = os.environ.get("TVIG_HOME")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "tvig"
 
 
 def get(name: str) -> Asset:
@@ -170,19 +155,7 @@ def is_present(name: str) -> bool:
 
 
 def _external_present(a: Asset) -> bool:
-    if a.name == "wordnet":
-        try:
-            from .wordnet import get_wordnet
-
-            get_wordnet()
-            return True
-        except AssetError:
-            return False
-    if a.name == "blip_image_captioning_base":
-        from .captioning import blip_present
-
-        return blip_present()
-    return False
+    return bool(a.present and a.present())
 
 
 def require(name: str) -> Path:
@@ -202,7 +175,6 @@ def require(name: str) -> Path:
 
 def _fetch(url: str, dest: Path, expected: int | None, progress: bool) -> None:
     """Stream ``url`` into ``dest`` (a temp path), resuming a partial ``dest`` over HTTP."""
-    from tqdm.auto import tqdm
 
     have = dest.stat().st_size if dest.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": "tvig"})
@@ -287,29 +259,9 @@ def download(names: Iterable[str] | None = None, *, force: bool = False, progres
 
 
 def _download_external(a: Asset, log: Callable[[str], None]) -> Path:
-    if a.name == "blip_image_captioning_base":
-        from .captioning import download_blip
-
-        folder = Path(download_blip())
-        log(f"{a.name}: in the Hugging Face cache -> {folder}")
-        return folder
-    if a.name != "wordnet":
+    if a.fetch is None:
         raise AssetError(f"asset {a.name!r} is fetched by its own library, not tvig download")
-    import nltk
-
-    target = cache_dir() / "nltk_data"
-    if _external_present(a):
-        log("wordnet: present")
-        return target
-    ok = nltk.download("wordnet", download_dir=str(target), quiet=True, raise_on_error=True)
-    if not ok:
-        raise AssetError("nltk could not download WordNet (no network?). On Debian/Ubuntu: "
-                         "sudo apt-get install wordnet-base wordnet-sense-index")
-    from .wordnet import get_wordnet
-
-    get_wordnet.cache_clear()
-    log(f"wordnet: downloaded -> {target}")
-    return target
+    return a.fetch(log)
 
 
 def status() -> list[dict[str, object]]:

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import atomic
-from .errors import InputError
+from tvig import atomic
+from tvig.errors import InputError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 8  # px; anything smaller cannot be a product photo
@@ -187,3 +187,32 @@ def save_png(x: torch.Tensor, path: "str | os.PathLike[str]") -> Path:
     tensor_to_pil(x).save(buf, format="PNG")
     atomic.write_bytes(path, buf.getvalue())
     return Path(path)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (sorted; [] when it does not exist)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+
+
+def link_files(files: list[Path], dest: "str | os.PathLike[str]", prefix: str = "") -> list[Path]:
+    """Hard-link (or copy) ``files`` into ``dest``; other images there are removed."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    names = [f"{prefix}{f.name}" for f in files]
+    if len(set(names)) != len(names):
+        names = [f"{prefix}{i:04d}_{f.name}" for i, f in enumerate(files)]
+    for stale in set(list_images(dest)) - {dest / n for n in names}:
+        stale.unlink()
+    out = []
+    for f, n in zip(files, names):
+        target = dest / n
+        if not (target.exists() and os.path.samefile(f, target)):
+            target.unlink(missing_ok=True)
+            try:
+                os.link(f, target)
+            except OSError:  # another file system, or links not allowed
+                atomic.write_bytes(target, Path(f).read_bytes())
+        out.append(target)
+    return out

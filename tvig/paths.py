@@ -13,8 +13,24 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+PACKAGE_DATA = Path(__file__).parent / "configs"  # templates and model configs shipped with tvig
+
+
+def cache_dir() -> Path:
+    """Where pretrained assets live: ``$TVIG_HOME``, ``$XDG_CACHE_HOME/tvig`` or ``~/.cache/tvig``.
+
+    >>> import os; os.environ["TVIG_HOME"] = "/tmp/tvig-home"; str(cache_dir())
+    '/tmp/tvig-home'
+    """
+    env = os.environ.get("TVIG_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "tvig"
 
 
 def run_dir(out: "str | Path", dataset: str, category: str) -> Path:

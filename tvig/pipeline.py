@@ -2,9 +2,9 @@
 
 :func:`generate` checks every input first (images, category, output folder, profile, numbers,
 device, cached weights) so nothing loads and nothing is written when one is wrong; then it picks
-the prompt (:mod:`tvig.prompting`), learns the real latents' Gaussian (:mod:`tvig.generation`),
-runs the integrator (:mod:`tvig.integration`) and writes ``OUT/images`` + ``OUT/manifest.csv``
-(:mod:`tvig.output`), optionally with the quality report (:mod:`tvig.report`).
+the prompt (:mod:`tvig.prompting.ranking`), learns the real latents' Gaussian (:mod:`tvig.generator.optimise`),
+runs the integrator (:mod:`tvig.integrator.rounds`) and writes ``OUT/images`` + ``OUT/manifest.csv``
+(:mod:`tvig.integrator.writer`), optionally with the quality report (:mod:`tvig.integrator.report`).
 
 Example:
     >>> from tvig.pipeline import generate
@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -24,12 +25,28 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from . import __version__
-from .errors import ConfigError, InputError
-from .integration import IntegrationResult, IntegratorConfig
-from .output import IMAGES_DIR, MANIFEST, check_out_folder
-from .profiles import RANDOM_WEIGHTS_BANNER, Profile, get_profile, missing_assets
-from .speed import SpeedConfig
+from tvig import __version__, atomic
+from tvig.errors import AssetMissingError, ConfigError, InputError
+from tvig.generator.distribution import latent_stats
+from tvig.images import collect_image_paths, load_images, notes_text
+from tvig.integrator.report import quality_report, write_report
+from tvig.integrator.rounds import IntegrationResult, IntegratorConfig, integrate
+from tvig.integrator.writer import (
+    IMAGES_DIR,
+    MANIFEST,
+    check_out_folder,
+    manifest_meta,
+    start_run,
+    write_set,
+)
+from tvig.models.clip import load_clip
+from tvig.models.vqgan import load_vqgan
+from tvig.paths import RunPaths
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, Profile, get_profile, missing_assets
+from tvig.prompting.keywords import resolve_keyword
+from tvig.prompting.ranking import load_prompt, select_prompt
+from tvig.seeding import resolve_device
+from tvig.speed import SpeedConfig, compile_models
 
 Log = Callable[[str], None]
 
@@ -79,8 +96,6 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
                     prompt: str | None = None, keyword: str | None = None,
                     **integrator: Any) -> Inputs:
     """Check every input (no model loads, nothing is written). Raises a :class:`TvigError`."""
-    from .images import load_images, notes_text
-    from .seeding import resolve_device
 
     prof = get_profile(profile)
     n = _positive_int("n (number of images)", prof.n_images if n is None else n)
@@ -91,7 +106,6 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
         raise InputError(f"category must name the product (e.g. metal_nut, 'bottle'), got "
                          f"{category!r}")
     if prompt is None:
-        from .keywords import resolve_keyword
 
         resolve_keyword(keyword or category)  # a bad keyword fails before any model loads
     elif not isinstance(prompt, str) or not prompt.strip():
@@ -101,7 +115,6 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
     shots, infos = load_images(images, size=prof.image_size)
     missing = missing_assets(prof)
     if missing:
-        from .errors import AssetMissingError
 
         raise AssetMissingError(f"profile {prof.name!r} needs weights that are not cached: "
                                 f"{', '.join(missing)}; fetch them with: tvig download "
@@ -146,17 +159,10 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
         f"{inp.config.rounds} round(s) x {inp.config.candidates} candidates, keep "
         f"{inp.config.keep}; {inp.n} images")
 
-    from .clip import load_clip
-    from .generation import latent_stats
-    from .integration import integrate
-    from .output import manifest_meta, start_run, write_set
-    from .vqgan import load_vqgan
-
     log("loading CLIP and VQGAN ...")
     clip = load_clip(prof, inp.device)
     vqgan = load_vqgan(prof, inp.device)
     if speed is not None and speed.compile:
-        from .speed import compile_models
 
         compile_models(vqgan, clip)
     shots = inp.shots.to(inp.device)
@@ -164,7 +170,6 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
         shot_emb = clip.encode_images(shots)  # (k, D)
     selection = None
     if prompt is None:
-        from .prompting import select_prompt
 
         log("selecting the prompt (WordNet + CLIP) ...")
         selection = select_prompt(category, shots, clip, keyword=keyword, profile=prof,
@@ -211,10 +216,6 @@ def reproduce(row: dict[str, str], images: "str | Path | Sequence[str | Path]",
         >>> row = atomic.read_csv("out/manifest.csv")[3]                       # doctest: +SKIP
         >>> reproduce(row, ["shots/"], "again/").read_bytes() == ...           # doctest: +SKIP
     """
-    import json
-
-    from .images import collect_image_paths
-    from .profiles import Profile
 
     shots = json.loads(row["shots"])  # [[file name, sha256], ...]
     files = collect_image_paths(images)
@@ -235,10 +236,7 @@ def reproduce(row: dict[str, str], images: "str | Path | Sequence[str | Path]",
 
 def report_for_set(out: "str | Path", shots: torch.Tensor, clip, profile: Profile, *,
                    rows: Sequence[dict[str, str]] | None = None) -> dict[str, Path]:
-    """Compute and write the quality report of the set in ``out`` (see :mod:`tvig.report`)."""
-    from . import atomic
-    from .images import load_images
-    from .report import quality_report, write_report
+    """Compute and write the quality report of the set in ``out`` (see :mod:`tvig.integrator.report`)."""
 
     out = Path(out)
     rows = list(rows) if rows is not None else atomic.read_csv(out / MANIFEST)
@@ -255,11 +253,9 @@ def report_for_set(out: "str | Path", shots: torch.Tensor, clip, profile: Profil
 def run_prompt(run_root: "str | Path") -> tuple[str | None, str]:
     """(p*, note) from a run folder's ``prompt.json`` (notebook 01 / ``tvig prompts``), or
     (None, note) when it is missing, so that :func:`generate` selects the prompt itself."""
-    from .paths import RunPaths
 
     path = RunPaths(run_root).prompt_json
     if path.is_file():
-        from .prompting import load_prompt
 
         return load_prompt(run_root)
     return None, (f"{path} not found (notebook 01 not run): the prompt is selected now with "

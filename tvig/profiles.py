@@ -14,10 +14,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError, choices_text
+from tvig import assets
+from tvig.errors import ConfigError, choices_text
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,6 @@ def get_profile(name: "str | Profile", **overrides: Any) -> Profile:
 
 def missing_assets(profile: Profile) -> list[str]:
     """Names of the assets this profile needs that are not (verified) in the cache."""
-    from . import assets
 
     needed = [profile.clip_asset, profile.arch.asset]
     return [n for n in needed if n is not None and not assets.is_present(n)]

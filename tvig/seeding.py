@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from tvig.errors import ConfigError
 
 
 @contextlib.contextmanager

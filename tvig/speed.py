@@ -30,7 +30,7 @@ from typing import Callable
 
 import torch
 
-from .errors import ConfigError, TvigError
+from tvig.errors import ConfigError, TvigError
 
 
 class OutOfMemory(TvigError, MemoryError):

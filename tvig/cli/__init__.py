@@ -21,8 +21,8 @@ import signal
 import sys
 from typing import Sequence
 
-from .. import __version__
-from ..errors import TvigError
+from tvig import __version__
+from tvig.errors import TvigError
 
 
 def build_parser() -> argparse.ArgumentParser:

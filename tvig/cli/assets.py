@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+import tvig.prompting.captioning  # noqa: F401  (registers its asset)
+import tvig.prompting.wordnet  # noqa: F401  (registers its asset)
+from tvig import assets
+from tvig.paths import cache_dir
+
 
 def _assets(args: argparse.Namespace) -> int:
-    from .. import assets
-
     rows = assets.status()
-    print(f"cache: {assets.cache_dir()}  (set TVIG_HOME to move it)")
+    print(f"cache: {cache_dir()}  (set TVIG_HOME to move it)")
     w = max(len(r["name"]) for r in rows)
     for r in rows:
         state = "present" if r["present"] else "missing"
@@ -22,8 +25,6 @@ def _assets(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from .. import assets
-
     for n in args.names:
         assets.get(n)  # reject unknown names before any download starts
     assets.download(args.names or None, force=args.force, progress=not args.quiet)

@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import argparse
 
+from tvig.detection.detectors import DETECTORS
+from tvig.detection.grid import GridSpec, run_grid, summarise
+from tvig.detection.training_sets import TRAIN_SETS
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="sample", metavar="ROOT",
@@ -39,8 +44,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    from ..profiles import RANDOM_WEIGHTS_BANNER, get_profile
-
     profile = get_profile(args.profile)
     if profile.random_weights:
         print(RANDOM_WEIGHTS_BANNER)
@@ -55,8 +58,6 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def _report(out_dir: str, rows: list[dict]) -> None:
-    from ..detection_grid import summarise
-
     if not rows:
         print("nothing new to run: every row is already in the results table")
     cols = ["category", "model", "k", "seed", "train_set", "n_train", "image_auroc",
@@ -72,8 +73,6 @@ def _report(out_dir: str, rows: list[dict]) -> None:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    from ..detection_grid import GridSpec, run_grid
-
     sets = ["real"] + (["generated"] if args.generated else []) + \
         (["augmented"] if args.control else [])
     spec = GridSpec(categories=[args.category], shots=[args.shots], models=[args.model],
@@ -85,8 +84,6 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _grid(args: argparse.Namespace) -> int:
-    from ..detection_grid import GridSpec, run_grid
-
     spec = GridSpec(categories=args.categories, shots=args.shots, models=args.models,
                     train_sets=args.train_sets, seeds=args.seeds)
     rows = run_grid(spec, keep_maps=args.maps, **_settings(args))
@@ -95,9 +92,6 @@ def _grid(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..detectors import DETECTORS
-    from ..training_sets import TRAIN_SETS
-
     models = ", ".join(DETECTORS)
     d = sub.add_parser("detect", help="k-shot anomaly detection: real vs +generated vs "
                        "+augmentation (anomalib)",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 
+from tvig.tutorial.docs import build_site
+
 
 def _build(args: argparse.Namespace) -> int:
-    from ..docs import build_site
-
     build_site(args.out, work=args.work, notebooks_dir=args.notebooks_dir, executed=args.executed,
                execute=not args.no_execute, category=args.category)
     return 0

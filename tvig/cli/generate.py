@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from tvig.pipeline import generate
+from tvig.profiles import PROFILES
+from tvig.seeding import DEVICES
+from tvig.speed import SpeedConfig
+
 
 def _run(args: argparse.Namespace) -> int:
-    from ..pipeline import generate
-    from ..speed import SpeedConfig
-
     speed = SpeedConfig(autocast=False if args.no_autocast else None,
                         micro_batch=args.micro_batch, compile=args.compile)
     res = generate(args.images, args.category, args.out, profile=args.profile, n=args.n,
@@ -20,9 +22,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..profiles import PROFILES
-    from ..seeding import DEVICES
-
     p = sub.add_parser(
         "generate", help="generate non-defective images of a product from a few shots",
         description="Select a prompt (WordNet + CLIP), learn the shots' latent distribution, run "

@@ -9,6 +9,16 @@ Example:
 from __future__ import annotations
 
 import argparse
+import tempfile
+
+from tvig.tutorial.checks import check_folder, fix_folder
+from tvig.tutorial.runner import (
+    RunConfig,
+    load_params_file,
+    make_config,
+    plan_run,
+    run_notebooks,
+)
 
 _RUN_HELP = """Execute the ordered notebooks 01 -> 04 once per class with papermill. Executed
 notebooks and artefacts go to OUT/<dataset>/<category>/; a summary (status, seconds, selected
@@ -20,8 +30,6 @@ parameters); options given on the command line win."""
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..notebooks import load_params_file, make_config, run_notebooks
-
     file_values = load_params_file(args.params) if args.params else {}
     cli = {k: getattr(args, k) for k in ("out", "sample", "data", "dataset", "categories",
                                          "profile", "fallback_tiny", "shots", "seed", "device",
@@ -33,10 +41,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from ..notebooks import RunConfig, plan_run
-
     with tempfile.TemporaryDirectory() as tmp:
         plan = plan_run(RunConfig(sample=True, out=tmp, notebooks_dir=args.notebooks_dir),
                         log=lambda s: None)
@@ -47,8 +51,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..notebook_checks import check_folder, fix_folder
-
     if args.fix:
         for line in fix_folder(args.notebooks_dir):
             print(line)

@@ -11,24 +11,23 @@ import argparse
 import json
 import sys
 
+from tvig.errors import ConfigError, choices_text
+from tvig.images import load_images
+from tvig.models.clip import load_clip
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
+from tvig.prompting.keywords import KEYWORDS
+from tvig.prompting.ranking import format_ranking, select_prompt
+from tvig.seeding import resolve_device
+
 
 def _run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..keywords import KEYWORDS
-    from ..profiles import RANDOM_WEIGHTS_BANNER, get_profile
-    from ..seeding import resolve_device
-
     profile = get_profile(args.profile)  # bad names fail before any loading
     device = resolve_device(args.device)
     if args.top is not None and args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
     if args.dataset is not None and args.dataset not in KEYWORDS:
-        from ..errors import choices_text
 
         raise ConfigError(choices_text("dataset", args.dataset, list(KEYWORDS)))
-    from ..clip import load_clip
-    from ..images import load_images
-    from ..prompting import format_ranking, select_prompt
 
     out = sys.stderr if args.json else sys.stdout
     if profile.random_weights:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from tvig.detection.sample_data import SAMPLE_CLASSES, write_sample_data
+
 
 def _run(args: argparse.Namespace) -> int:
-    from ..sample_data import SAMPLE_CLASSES, write_sample_data
-
     folders = write_sample_data(args.out, args.classes, seed=args.seed, size=args.size)
     for f in folders:
         c = SAMPLE_CLASSES[f.name]
@@ -16,8 +16,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..sample_data import SAMPLE_CLASSES
-
     p = sub.add_parser("sample-data", help="write embedded sample classes (no network)")
     p.add_argument("out", help="folder to write the classes into")
     p.add_argument("--classes", nargs="+", choices=sorted(SAMPLE_CLASSES), default=None,

@@ -12,12 +12,14 @@ from typing import Sequence
 
 import torch
 
+from tvig import atomic
+
 
 def image_grid(images: torch.Tensor, *, ncol: int | None = None,
                titles: Sequence[str] | None = None, row_labels: Sequence[str] | None = None,
                title: str | None = None, size: float = 1.8):
     """(N, 3, H, W) in [0, 1] -> a Figure with the images in rows of ``ncol``."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     n = images.shape[0]
     ncol = ncol or n
@@ -44,7 +46,6 @@ def image_grid(images: torch.Tensor, *, ncol: int | None = None,
 
 def save_figure(fig, path: "str | Path", dpi: int = 120) -> Path:
     """Save a Figure as PNG atomically (no half-written file on interruption)."""
-    from .. import atomic
 
     with atomic.atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
@@ -53,7 +54,7 @@ def save_figure(fig, path: "str | Path", dpi: int = 120) -> Path:
 
 def show_figure(fig, path: "str | Path | None" = None) -> None:
     """In a notebook: save ``fig`` as PNG at ``path`` (atomically, if given), display it, close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     if path is not None:
         save_figure(fig, path)

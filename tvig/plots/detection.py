@@ -1,11 +1,11 @@
 """Detection figures: train-set bars, the qualitative grid, gain vs similarity/diversity.
 
 Each function returns a matplotlib Figure. Inputs are the tables of
-:mod:`tvig.detection_grid` (``summarise``, ``gains``) and the ``maps.npz`` files that
+:mod:`tvig.detection.grid` (``summarise``, ``gains``) and the ``maps.npz`` files that
 ``run_detection(..., keep_maps=True)`` writes.
 
 Example:
-    >>> from tvig.detection_grid import summarise
+    >>> from tvig.detection.grid import summarise
     >>> from tvig.plots.detection import plot_train_set_bars
     >>> fig = plot_train_set_bars(summarise("det/results.csv"))   # doctest: +SKIP
 """
@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from tvig.errors import InputError
+from tvig.images import open_image
 
 TRAIN_SET_LABELS = {"real": "baseline (real shots)", "generated": "+ generated",
                     "augmented": "+ augmentation (control)"}
@@ -28,9 +29,9 @@ RANDOM_NOTE = "RANDOM backbone weights: scores are not meaningful"
 def plot_train_set_bars(summary, metric: str = "image_auroc"):
     """Bars per class: baseline vs +generated vs +augmentation (mean ± std over seeds).
 
-    One panel per (model, k). ``summary`` is :func:`tvig.detection_grid.summarise`'s table.
+    One panel per (model, k). ``summary`` is :func:`tvig.detection.grid.summarise`'s table.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     panels = list(summary.groupby(["model", "k"], sort=False))
     fig, axes = plt.subplots(1, len(panels), figsize=(1.2 + 3.2 * len(panels), 3.6),
@@ -82,9 +83,7 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
     ``runs`` = [("baseline", maps), ("+ generated", maps), ...] on the same test set;
     ``note`` (e.g. :data:`RANDOM_NOTE`) is added to the title.
     """
-    import matplotlib.pyplot as plt
-
-    from ..images import open_image
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     if not runs:
         raise InputError("plot_qualitative needs at least one (label, maps) pair")
@@ -130,7 +129,7 @@ def plot_gain_scatter(gains, quality, metric: str = "image AUROC"):
     (class, model, k). ``quality`` has columns ``category``, ``similarity``, ``diversity``
     (e.g. CLIP similarity of generated to real images, and their spread).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
     import pandas as pd
 
     quality = pd.DataFrame(quality)

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .common import image_grid
+from tvig.plots.common import image_grid
 
 
 def _stamp(fig, note: str | None):
@@ -36,7 +36,7 @@ def reconstructions(shots: torch.Tensor, recon: torch.Tensor, *, note: str | Non
 
 def latent_heatmaps(dist, *, channels: Sequence[int] = (0, 1, 2), note: str | None = None):
     """Heat maps of mu_0 and sigma_0 (C, h, w): channel mean, then a few single channels."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     cols = [("mean over channels", dist.mu.mean(0), dist.sigma.mean(0))]
     cols += [(f"channel {c}", dist.mu[c], dist.sigma[c]) for c in channels
@@ -67,7 +67,7 @@ def samples_at_scales(rows: Mapping[float, torch.Tensor], *, note: str | None = 
 
 def loss_curves(history: Mapping[str, Sequence[float]], *, note: str | None = None):
     """One panel per loss term (text, image, kl, total) against the step."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     names = list(history)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 2.8), squeeze=False)
@@ -92,7 +92,7 @@ def before_after(before: torch.Tensor, after: torch.Tensor, *, note: str | None 
 def ablation_figure(metrics: Mapping[str, Mapping[str, float]],
                     images: Mapping[str, torch.Tensor] | None = None, *, note: str | None = None):
     """Bar charts of diversity and similarity per variant (+ optional image rows per variant)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     names = list(metrics)
     n_img = max((v.shape[0] for v in (images or {}).values()), default=0)

@@ -1,7 +1,7 @@
 """Pictures of the integrator: each round's candidates with their scores, score terms over rounds,
 how (mu, sigma) drift from the real latents' (mu_0, sigma_0), and a widget to browse rounds.
 
-Every function takes the :class:`tvig.integration.RoundRecord` list that ``integrate`` returns
+Every function takes the :class:`tvig.integrator.rounds.RoundRecord` list that ``integrate`` returns
 (``result.records``) and returns a matplotlib Figure (or an ipywidgets widget).
 
 Example:
@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+
+from tvig.tutorial.widgets import show_in
 
 KEPT_COLOUR, DROPPED_COLOUR = "#1a9850", "#999999"
 TERMS = (("text", "text cosine  cos(E_img, E_txt(p*))"),
@@ -124,9 +126,7 @@ def latent_drift(records: Sequence, mu0: torch.Tensor, sigma0: torch.Tensor, *,
 
 def round_browser(records: Sequence, *, banner: str | None = None):
     """An ipywidgets slider over rounds that redraws :func:`round_gallery` (display it)."""
-    import ipywidgets as widgets
-
-    from ..widgets import show_in
+    import ipywidgets as widgets  # heavy: widgets only inside a notebook
 
     out = widgets.Output()
     slider = widgets.IntSlider(value=records[0].round, min=records[0].round,

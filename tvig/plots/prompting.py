@@ -21,7 +21,7 @@ def plot_ranking(rows: Sequence, top: int = 15, comparison: Sequence = (), title
                  random_weights: bool = False):
     """Horizontal bars of s(P) for the ``top`` best prompts (coloured by relation), then the
     comparison prompts (hatched). The best prompt p* is at the top, in bold."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
     from matplotlib.patches import Patch
 
     shown = list(rows)[:top] + list(comparison)
@@ -52,7 +52,7 @@ def plot_ranking(rows: Sequence, top: int = 15, comparison: Sequence = (), title
 def plot_relations(expansion, max_per_relation: int = 6, random_weights: bool = False):
     """Left: the keyword's sense in the centre, related words around it by relation. Right: every
     noun sense WordNet has for the looked-up word, with its score and why (sense choice)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
     fig, (ax, tx) = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw=dict(width_ratios=[1.25, 1]))
     ax.set_axis_off()

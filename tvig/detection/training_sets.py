@@ -1,0 +1,132 @@
+"""The three training sets of the detection protocol, built in a run folder.
+
+(a) ``real``: the k real shots. (b) ``generated``: the shots + a generated set (any folder of
+images; a ``tvig generate`` folder with ``images/`` works as is). (c) ``augmented``: the
+shots + classical augmentations of the *same* shots (flips, small rotations/shifts, colour
+jitter), as many as (b) adds: the honest control that tells whether generation beats
+flips and crops.
+
+Example:
+    >>> from tvig.detection.training_sets import build_training_set
+    >>> ts = build_training_set("augmented", shots, "/tmp/run", n_extra=16, seed=0)  # doctest: +SKIP
+    >>> ts.normal_dirs, ts.n_real, ts.n_extra                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from tvig.errors import InputError, choices_text
+from tvig.images import link_files, list_images, load_images, open_image, save_png
+from tvig.seeding import seeded
+
+TRAIN_SETS = ("real", "generated", "augmented")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Classical augmentation of the control set (c); each field is a kornia parameter."""
+
+    hflip: float = 0.5  # probability
+    vflip: float = 0.5  # probability (set 0 for classes with a fixed orientation)
+    degrees: float = 10.0  # max rotation
+    translate: float = 0.05  # max shift, fraction of the side
+    brightness: float = 0.1
+    contrast: float = 0.1
+    saturation: float = 0.1
+    hue: float = 0.02
+    max_size: int = 512  # augmented images are written at min(shot side, max_size) px
+
+
+@dataclass
+class TrainingSet:
+    kind: str  # one of TRAIN_SETS
+    normal_dirs: list[Path]  # what anomalib's Folder(normal_dir=[...]) gets
+    n_real: int
+    n_extra: int  # generated or augmented images added to the real shots
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def n_train(self) -> int:
+        return self.n_real + self.n_extra
+
+
+def generated_images(folder: "str | os.PathLike[str]") -> list[Path]:
+    """Images of a generated set: ``folder/images/*`` (a tvig generate run) or ``folder/*``."""
+    folder = Path(folder).expanduser()
+    for d in (folder / "images", folder):
+        files = list_images(d)
+        if files:
+            return files
+    raise InputError(f"no generated images in {folder} (expected {folder}/images/*.png from "
+                     "tvig generate / notebook 03, or any folder of images)")
+
+
+def augment_shots(shots: list[Path], n: int, seed: int, dest: "str | os.PathLike[str]",
+                  config: AugmentConfig = AugmentConfig()) -> list[Path]:
+    """Write ``n`` augmentations of ``shots`` (cycled in order) as PNGs into ``dest``.
+
+    Deterministic under ``seed``; each file is written atomically; stale files are removed.
+    """
+    import kornia.augmentation as K  # heavy: kornia takes ~1 s to import; only augmentation needs it
+
+    if n < 1:
+        raise InputError(f"number of augmented images must be >= 1, got {n}")
+    if not shots:
+        raise InputError("no shots to augment")
+    dest = Path(dest)
+    size = min(min(open_image(shots[0])[1].original_size), config.max_size)
+    x, _ = load_images(shots, size=size)  # (k, 3, S, S) in [0, 1]
+    aug = K.AugmentationSequential(
+        K.RandomHorizontalFlip(p=config.hflip), K.RandomVerticalFlip(p=config.vflip),
+        K.RandomAffine(degrees=config.degrees, translate=(config.translate, config.translate),
+                       padding_mode="reflection", p=1.0),
+        K.ColorJitter(config.brightness, config.contrast, config.saturation, config.hue, p=1.0))
+    names = [dest / f"aug_{i:04d}.png" for i in range(n)]
+    with seeded(seed), torch.no_grad():
+        for start in range(0, n, 8):  # chunks keep memory small at full resolution
+            idx = torch.arange(start, min(start + 8, n)) % len(shots)
+            for j, img in enumerate(aug(x[idx]).clamp(0, 1)):  # (3, S, S)
+                save_png(img, names[start + j])
+    for stale in set(list_images(dest)) - set(names):
+        stale.unlink()
+    return names
+
+
+def build_training_set(kind: str, shots: list[Path], run_dir: "str | os.PathLike[str]", *,
+                       generated_dir: "str | os.PathLike[str] | None" = None,
+                       n_extra: int | None = None, seed: int = 0,
+                       augment: AugmentConfig = AugmentConfig()) -> TrainingSet:
+    """Build training set ``kind`` from the linked ``shots`` inside ``run_dir``.
+
+    ``generated``: links ``n_extra`` (default all) images of ``generated_dir`` into
+    ``run_dir/generated``. ``augmented``: writes ``n_extra`` augmentations to
+    ``run_dir/augmented``; ``n_extra`` defaults to the size of ``generated_dir`` so (b) and (c)
+    add the same number of images.
+    """
+    if kind not in TRAIN_SETS:
+        raise InputError(choices_text("train set", kind, list(TRAIN_SETS)))
+    real_dir = Path(shots[0]).parent
+    if kind == "real":
+        return TrainingSet(kind, [real_dir], len(shots), 0, list(shots))
+    run_dir = Path(run_dir)
+    if kind == "generated" or n_extra is None:
+        if generated_dir is None:
+            raise InputError(f"train set {kind!r} needs a generated folder (--generated DIR)"
+                             + ("" if kind == "generated" else " or a count (n_augment)")
+                             + " to know how many images to add")
+        gen = generated_images(generated_dir)
+        n_extra = len(gen) if n_extra is None else n_extra
+        if n_extra > len(gen) and kind == "generated":
+            raise InputError(f"asked for {n_extra} generated images but {generated_dir} has "
+                             f"{len(gen)}")
+    if kind == "generated":
+        extra = link_files(gen[:n_extra], run_dir / "generated")
+    else:
+        extra = augment_shots(shots, n_extra, seed, run_dir / "augmented", augment)
+    return TrainingSet(kind, [real_dir, extra[0].parent], len(shots), len(extra),
+                       list(shots) + extra)

@@ -1,0 +1,106 @@
+"""CLIP through open_clip, as tensors in and unit embeddings out (no PIL in the loop).
+
+Shared by the prompt generator (text ranking), the generator's guidance and the integrator's
+scores. Images go in as float (B, 3, H, W) in [0, 1]; they are resized to CLIP's input size and
+normalised with the model's own mean/std, all differentiably.
+
+Example:
+    >>> from tvig.models.clip import load_clip
+    >>> from tvig.profiles import get_profile
+    >>> clip = load_clip(get_profile("tiny"))
+    >>> clip.encode_texts(["a photo of a nut"]).shape
+    torch.Size([1, 64])
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tvig import assets
+from tvig.paths import PACKAGE_DATA
+from tvig.profiles import Profile
+from tvig.seeding import seeded
+
+CONFIG_DIR = PACKAGE_DATA
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+_registered = False
+
+
+def register_tiny_config() -> None:
+    """Make tvig's tiny open_clip config (``tvig-tiny-clip``) known to open_clip."""
+    global _registered
+    if not _registered:
+        # heavy: open_clip imports timm and tokenizers; only model loading needs it
+        import open_clip
+
+        open_clip.add_model_config(CONFIG_DIR)
+        _registered = True
+
+
+class Clip(nn.Module):
+    """An open_clip model with tensor preprocessing; all outputs are L2-normalised."""
+
+    def __init__(self, model: nn.Module, tokenizer, image_size: int,
+                 mean: Sequence[float] = OPENAI_MEAN, std: Sequence[float] = OPENAI_STD,
+                 name: str = "") -> None:
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.image_size = image_size
+        self.name = name
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> resized to CLIP's input and normalised."""
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
+                              align_corners=False, antialias=x.shape[-1] > self.image_size)
+        return (x - self.mean) / self.std
+
+    def encode_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, D) unit vectors. Differentiable w.r.t. ``x``."""
+        return F.normalize(self.model.encode_image(self.normalize(x)).float(), dim=-1)
+
+    @torch.no_grad()
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+        """List of T strings -> (T, D) unit vectors, encoded in batches."""
+        if isinstance(texts, str):
+            texts = [texts]
+        out = []
+        for i in range(0, len(texts), batch_size):
+            tokens = self.tokenizer(list(texts[i:i + batch_size])).to(self.device)
+            out.append(F.normalize(self.model.encode_text(tokens).float(), dim=-1))
+        return torch.cat(out)
+
+
+def load_clip(profile: Profile, device: "str | torch.device" = "cpu") -> Clip:
+    """Build the profile's CLIP. Real weights come from the asset cache (never downloaded
+    here); ``random_weights`` profiles get a fixed random init (seed 0), so runs repeat."""
+    import open_clip  # heavy: open_clip imports timm and tokenizers; only model loading needs it
+
+    register_tiny_config()
+    if profile.clip_asset is None:
+        with seeded(0):
+            model = open_clip.create_model(profile.clip_model, pretrained=None)
+    else:
+        folder = assets.require(profile.clip_asset)
+        weights = next(iter(sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+                            + sorted(folder.glob("*.pt"))))
+        model = open_clip.create_model(profile.clip_model, pretrained=str(weights))
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    size = cfg.get("size", 224)
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    tokenizer = open_clip.get_tokenizer(profile.clip_model)
+    clip = Clip(model, tokenizer, int(size), cfg.get("mean", OPENAI_MEAN), cfg.get("std", OPENAI_STD),
+                name=profile.clip_model)
+    return clip.to(device)
