@@ -13,7 +13,7 @@ import pytest
 import torch
 from test_generation import setup  # noqa: F401  (fixture: tiny models, shots, dist0)
 
-from tvig.generator.optimise import optimise
+from tvig.generator.optimisation import optimise
 from tvig.integrator.rounds import IntegratorConfig, score_images
 from tvig.integrator.writer import sample_latents
 from tvig.speed import OutOfMemory, SpeedConfig, split_on_oom, use_autocast
@@ -116,7 +116,7 @@ def test_micro_batches_accumulate_the_same_gradient(setup):
 
 def test_autocast_path_runs_in_bf16(setup, monkeypatch):
     """The CUDA autocast path, exercised on CPU with a bf16 CPU autocast stand-in."""
-    import tvig.generator.optimise as gen
+    import tvig.generator.optimisation as gen
 
     fp32 = run(setup, n=2)
     seen = []

@@ -2,7 +2,7 @@
 
 :func:`generate` checks every input first (images, category, output folder, profile, numbers,
 device, cached weights) so nothing loads and nothing is written when one is wrong; then it picks
-the prompt (:mod:`tvig.prompting.ranking`), learns the real latents' Gaussian (:mod:`tvig.generator.optimise`),
+the prompt (:mod:`tvig.prompting.ranking`), learns the real latents' Gaussian (:mod:`tvig.generator.optimisation`),
 runs the integrator (:mod:`tvig.integrator.rounds`) and writes ``OUT/images`` + ``OUT/manifest.csv``
 (:mod:`tvig.integrator.writer`), optionally with the quality report (:mod:`tvig.integrator.report`).
 

@@ -2,7 +2,7 @@
 
 Round r = 1..R:
   1. sample and optimise N candidates from the current (mu, sigma) with
-     :func:`tvig.generator.optimise.optimise` (its KL term always pulls towards the real (mu_0, sigma_0));
+     :func:`tvig.generator.optimisation.optimise` (its KL term always pulls towards the real (mu_0, sigma_0));
   2. score each one (:mod:`tvig.integrator.scoring`): a*text cosine + b*image cosine - c*latent distance;
   3. keep the top m by that score;
   4. re-encode the kept images and merge their latents with the real latents' Gaussian to get the
@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from tvig import atomic
 from tvig.errors import ConfigError
 from tvig.generator.distribution import LatentDist
-from tvig.generator.optimise import optimise
+from tvig.generator.optimisation import optimise
 from tvig.images import to_uint8
 from tvig.integrator.scoring import Scores, merge_latents, score_terms, top_m
 from tvig.profiles import Profile
