@@ -9,6 +9,8 @@
    ``lambda_text * text + lambda_img * image + lambda_kl * KL(N(mu, sigma^2) || N(mu_0, sigma_0^2))``.
 
 Example:
+    >>> import torch
+    >>> from tvig.generator import latent_stats
     >>> from tvig.profiles import get_profile
     >>> from tvig.models.vqgan import load_vqgan
     >>> from tvig.models.clip import load_clip

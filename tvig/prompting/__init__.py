@@ -15,7 +15,7 @@ Example:
     >>> from tvig.prompting import normalise_keyword, resolve_keyword
     >>> normalise_keyword("metal_nut")
     'metal nut'
-    >>> resolve_keyword("btad", "03").keyword
+    >>> resolve_keyword("03", "btad").keyword
     'metal plate'
 """
 
