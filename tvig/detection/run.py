@@ -182,6 +182,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.engine import Engine
+
     # heavy: Lightning loads with anomalib; only detection needs it
     from lightning.pytorch import seed_everything
 

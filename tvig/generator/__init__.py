@@ -21,8 +21,15 @@ Example:
     True
 """
 
-from tvig.generator.distribution import (LatentDist, ShotAugment, kl_divergence, latent_stats,
-                                         mean_penalty, sample, sample_images)
+from tvig.generator.distribution import (
+                                         LatentDist,
+                                         ShotAugment,
+                                         kl_divergence,
+                                         latent_stats,
+                                         mean_penalty,
+                                         sample,
+                                         sample_images,
+)
 from tvig.generator.guidance import Cutouts, spherical_distance
 from tvig.generator.metrics import diversity, set_metrics, similarity
 from tvig.generator.optimisation import GenerationResult, optimise
