@@ -73,10 +73,9 @@ def get_detector(name: str) -> DetectorSpec:
 
 def backbone_weights_cached(backbone: str) -> bool:
     """True when timm's pretrained weights for ``backbone`` are in a local cache (no network)."""
-    from huggingface_hub import (
-        try_to_load_from_cache,  # heavy: only the cache look-up needs it
-    )
-    from timm.models import get_pretrained_cfg
+    # heavy: only the cache look-up needs it
+    from huggingface_hub import try_to_load_from_cache
+    from timm.models import get_pretrained_cfg  # heavy: timm is only needed for detector backbones
 
     cfg = get_pretrained_cfg(backbone)
     if cfg is None:

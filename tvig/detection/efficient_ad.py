@@ -37,9 +37,8 @@ def imagenette_dir(imagenet_dir: "str | os.PathLike[str] | None", train_files: l
 
 def _offline_class():
     """anomalib's EfficientAd, minus the download of its teacher when offline."""
-    from anomalib.models import (
-        EfficientAd,  # heavy: anomalib + Lightning take ~10 s to import
-    )
+    # heavy: anomalib + Lightning take ~10 s to import
+    from anomalib.models import EfficientAd
 
     class OfflineEfficientAd(EfficientAd):
         """EfficientAd that never downloads: random teacher when its weights are missing."""
