@@ -112,8 +112,8 @@ def grad_scaler(cfg: SpeedConfig | None, device: "str | torch.device") -> torch.
 # Saved activations of one optimisation step, per candidate, measured on the real
 # architectures by benchmarks/bench_memory.py (fp32, random weights: the cost does not depend on
 # them): VQGAN f16 decoder at 256 px, and CLIP ViT-B/32 per 224 px view.
-DECODER_BYTES_256 = 1.40 * 2**30
-CLIP_VIEW_BYTES = 29 * 2**20
+DECODER_BYTES_256 = 1.80 * 2**30
+CLIP_VIEW_BYTES = 25 * 2**20
 
 
 def step_activation_bytes(n: int, cutouts: int, image_size: int) -> float:
