@@ -140,3 +140,18 @@ def test_cached_backbone_weights_are_used(tmp_path, monkeypatch, capsys):
     assert torch.equal(loaded["layer2.0.conv1.weight"], weights["layer2.0.conv1.weight"])
     assert main(["assets"]) == 0
     assert "test_resnet.r160_in1k" in capsys.readouterr().out
+
+
+def test_readme_lists_every_detector_with_its_anchor():
+    import re
+    from pathlib import Path
+
+    from tvig.detection.detectors import DETECTORS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in readme.splitlines()
+            if line.startswith("| `")}
+    for name, spec in DETECTORS.items():
+        assert name in rows, name
+        number, arxiv = spec.anchor.split()[0], re.search(r"arXiv (\d{4}\.\d{5})", spec.anchor)[1]
+        assert number in rows[name] and arxiv in rows[name], (name, spec.anchor)
