@@ -5,6 +5,8 @@ Examples:
           --n-augment 8 --seeds 0 1 --profile tiny --out runs/det
     $ tvig detect --dataset mvtec_ad --data datasets/MVTecAD --category bottle --shots 5 \\
           --model patchcore_r18 --generated runs/mvtec_ad/bottle/generated --control
+    $ tvig detect --category brick --shots 1 --model patchcore --backbone tf_efficientnet_lite0 \
+          --layers blocks.2 blocks.4 --profile tiny --seeds 0
     $ tvig detect-grid --dataset mvtec_ad --data datasets/MVTecAD --categories bottle screw \\
           --shots 1 5 --models patchcore_r18 --generated "runs/mvtec_ad/{category}/generated"
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from tvig.detection.detectors import DETECTORS
+from tvig.detection.detectors import DETECTORS, OWN_BACKBONE
 from tvig.detection.grid import GridSpec, run_grid, summarise
 from tvig.detection.training_sets import TRAIN_SETS
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
@@ -34,7 +36,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/detection", help="results folder (results.csv, runs/)")
     p.add_argument("--profile", default="fast", help="image size from the profile (tiny: 64 px)")
     p.add_argument("--image-size", type=int, default=None, help="override the profile's size")
-    p.add_argument("--backbone", default=None, help="override the detector's timm backbone")
+    p.add_argument("--backbone", default=None, metavar="NAME",
+                   help=f"any timm model with features_only, for {', '.join(OWN_BACKBONE)} "
+                   "(weights only from the local cache: tvig assets lists them)")
+    p.add_argument("--layers", nargs="+", default=None, metavar="LAYER",
+                   help="the backbone's feature layers (default: the stages with the model's "
+                   "strides, e.g. layer2 layer3 for PatchCore on a ResNet); a wrong name "
+                   "lists the valid ones")
     p.add_argument("--epochs", type=int, default=None, help="override the detector's epochs")
     p.add_argument("--device", default="cpu", help="cpu, gpu or auto (Lightning accelerator)")
     p.add_argument("--download", action="store_true",
@@ -53,14 +61,14 @@ def _settings(args: argparse.Namespace) -> dict:
                 image_size=(profile.detect_image_size if args.image_size is None
                             else args.image_size),
                 generated_dir=args.generated, n_augment=args.n_augment,
-                backbone=args.backbone, epochs=args.epochs, device=args.device,
+                backbone=args.backbone, layers=args.layers, epochs=args.epochs, device=args.device,
                 download=args.download, pretrained=False if args.no_pretrained else None)
 
 
 def _report(out_dir: str, rows: list[dict]) -> None:
     if not rows:
         print("nothing new to run: every row is already in the results table")
-    cols = ["category", "model", "k", "seed", "train_set", "n_train", "image_auroc",
+    cols = ["category", "model", "backbone", "k", "seed", "train_set", "n_train", "image_auroc",
             "pixel_auroc", "aupro", "seconds", "pretrained"]
     for r in rows:
         print("  ".join(f"{c}={r[c]}" for c in cols))
@@ -102,7 +110,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--category", required=True)
     d.add_argument("--shots", default="1", help="k: 1, 5, ... or all")
     d.add_argument("--model", default="patchcore_r18",
-                   help=f"one of: {models} (padim needs >= 2 training images)")
+                   help=f"one of: {models} (padim needs >= 2 training images; anomaly_dino and "
+                   "winclip are the few-shot reference rows)")
     d.add_argument("--control", action="store_true",
                    help="also run (c): real + classical augmentation of the same shots")
     d.add_argument("--maps", action="store_true", help="save anomaly maps for the figures")

@@ -29,7 +29,7 @@ from tvig.detection.datasets import (
     parse_shots,
     resolve_class,
 )
-from tvig.detection.detectors import get_detector
+from tvig.detection.detectors import backbone_label, get_detector
 from tvig.detection.run import KEY, done_keys, row_key, run_detection
 from tvig.detection.training_sets import TRAIN_SETS, generated_images
 from tvig.errors import ConfigError, InputError, choices_text
@@ -90,7 +90,8 @@ def check_accelerator(device: str) -> None:
 
 def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: int,
                generated_dir=None, n_augment: int | None = None, download: bool = False,
-               epochs: int | None = None, device: str = "cpu") -> None:
+               epochs: int | None = None, device: str = "cpu", backbone: str | None = None,
+               layers: "Sequence[str] | None" = None) -> None:
     """Raise a :mod:`tvig.errors` exception for any bad input before anything trains.
 
     Parameters are checked first (nothing is written when one is wrong), then each class's
@@ -107,6 +108,7 @@ def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: 
     check_accelerator(device)
     get_dataset(dataset)
     for m in spec.models:
+        backbone_label(m, backbone, layers)  # unknown timm name or layer: the valid ones
         if image_size < get_detector(m).min_image_size:
             raise InputError(f"{m} needs image_size >= {get_detector(m).min_image_size}, got "
                              f"{image_size} (pass --image-size or another profile)")
@@ -147,11 +149,14 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: in
     check_grid(spec, data_root=data_root, dataset=dataset, out_dir=out_dir,
                image_size=image_size, generated_dir=generated_dir, n_augment=n_augment,
                download=kwargs.get("download", False), epochs=kwargs.get("epochs"),
-               device=kwargs.get("device", "cpu"))
+               device=kwargs.get("device", "cpu"), backbone=kwargs.get("backbone"),
+               layers=kwargs.get("layers"))
     csv = Path(out_dir) / "results.csv"
     done = done_keys(csv)
-    jobs = [j for j in spec.jobs()
-            if row_key(dict(j, dataset=dataset, image_size=image_size)) not in done]
+    labels = {m: backbone_label(m, kwargs.get("backbone"), kwargs.get("layers"))
+              for m in spec.models}
+    jobs = [j for j in spec.jobs() if row_key(dict(
+        j, dataset=dataset, image_size=image_size, backbone=labels[j["model"]])) not in done]
     skipped = len(spec.jobs()) - len(jobs)
     if skipped:
         log(f"resuming: {skipped} of {len(spec.jobs())} runs already in {csv}")
@@ -193,9 +198,10 @@ def load_results(results: "str | os.PathLike[str] | Sequence[dict] | Any"):
 
 
 def summarise(results) -> "Any":
-    """Mean and std over seeds per (dataset, category, model, k, train_set)."""
+    """Mean and std over seeds per (dataset, category, model, backbone, k, train_set)."""
     df = load_results(results)
-    group = ["dataset", "category", "model", "k", "train_set"]
+    group = ["dataset", "category", "model"] + (["backbone"] if "backbone" in df else []) + [
+        "k", "train_set"]
     agg = df.groupby(group, sort=False)[list(METRICS)].agg(["mean", "std"])
     agg.columns = [f"{m}_{s}" for m, s in agg.columns]
     agg["n_seeds"] = df.groupby(group, sort=False)["seed"].nunique()
@@ -206,7 +212,8 @@ def summarise(results) -> "Any":
 def gains(results, metric: str = "image_auroc", versus: str = "generated"):
     """Per (dataset, category, model, k): mean ``metric`` of ``versus`` minus that of ``real``."""
     s = summarise(results)
-    piv = s.pivot_table(index=["dataset", "category", "model", "k"], columns="train_set",
+    index = ["dataset", "category", "model"] + (["backbone"] if "backbone" in s else []) + ["k"]
+    piv = s.pivot_table(index=index, columns="train_set",
                         values=f"{metric}_mean")
     if "real" not in piv or versus not in piv:
         raise InputError(f"gains need both 'real' and {versus!r} rows in the results")

@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from tvig.detection.datasets import (
     resolve_class,
     sample_shots,
 )
-from tvig.detection.detectors import build_detector, get_detector
+from tvig.detection.detectors import build_detector, get_detector, model_backbone
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
 from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig, build_training_set
 from tvig.errors import InputError, NumericsError, choices_text
@@ -42,7 +42,7 @@ from tvig.errors import InputError, NumericsError, choices_text
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
                   "n_generated", "n_augmented", "image_auroc", "pixel_auroc", "aupro", "seconds", "pretrained",
                   "backbone", "image_size", "tvig_version")
-KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size")
+KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size", "backbone")
 _QUIET_PREFIXES = ("lightning", "anomalib", "pytorch_lightning")
 
 
@@ -167,7 +167,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
                   generated_dir: "str | os.PathLike[str] | None" = None, image_size: int = 256,
                   out_dir: "str | os.PathLike[str]", dataset: str = "folder",
                   n_augment: int | None = None, backbone: str | None = None,
-                  pretrained: bool | None = None, epochs: int | None = None,
+                  layers: "Sequence[str] | None" = None, pretrained: bool | None = None, epochs: int | None = None,
                   batch_size: int = 8, device: str = "cpu", download: bool = False,
                   keep_maps: bool = False, imagenet_dir=None,
                   results_csv: "str | os.PathLike[str] | None" = None,
@@ -178,6 +178,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     ``train_set``: ``real`` (k shots), ``generated`` (+ every image of ``generated_dir``) or
     ``augmented`` (+ ``n_augment`` augmentations of the shots; default: as many as
     ``generated_dir`` holds). ``pretrained=None`` uses backbone weights only when cached.
+    ``backbone``/``layers``: any timm backbone for PaDiM, PatchCore and CFlow (checked first).
     With ``keep_maps`` the test-set anomaly maps are saved for :mod:`tvig.plots.detection`.
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
@@ -186,6 +187,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     # heavy: Lightning loads with anomalib; only detection needs it
     from lightning.pytorch import seed_everything
 
+    model_backbone(model, backbone, layers)  # a bad name or layer fails before anything
     p = prepare(data_root, category, k, seed, model, train_set, out_dir=out_dir,
                 dataset=dataset, generated_dir=generated_dir, n_augment=n_augment,
                 download=download)
@@ -197,7 +199,8 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
             log(STANDIN_NOTE.format(path=imagenet_dir))
     seed_everything(seed, workers=True, verbose=False)  # a random backbone's init too
     detector, info = build_detector(model, image_size=image_size, pretrained=pretrained,
-                                    backbone=backbone, imagenet_dir=imagenet_dir)
+                                    backbone=backbone, layers=layers,
+                                    imagenet_dir=imagenet_dir)
     if info.note:
         log(info.note)
     work = p.run_dir / f"{model}_{train_set}_{image_size}px"
