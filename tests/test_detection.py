@@ -113,7 +113,7 @@ def test_padim_needs_two_images_and_nan_scores_are_refused(sample_root, tmp_path
     # without the guard, PaDiM's 1-image covariance gives NaN scores: never a results row
     monkeypatch.setitem(D.DETECTORS, "padim", dataclasses.replace(D.DETECTORS["padim"],
                                                                   min_train=1))
-    with pytest.raises(NumericsError, match="non-finite anomaly scores"):
+    with pytest.raises(NumericsError, match="non-finite image scores"):
         run_detection(sample_root, "brick", 1, 0, "padim", "real", **kw)
     assert not (tmp_path / "results.csv").exists()
 

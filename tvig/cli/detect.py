@@ -69,7 +69,7 @@ def _report(out_dir: str, rows: list[dict]) -> None:
     if not rows:
         print("nothing new to run: every row is already in the results table")
     cols = ["category", "model", "backbone", "k", "seed", "train_set", "n_train", "image_auroc",
-            "pixel_auroc", "aupro", "seconds", "pretrained"]
+            "image_ap", "pixel_auroc", "aupro", "seconds", "pretrained"]
     for r in rows:
         print("  ".join(f"{c}={r[c]}" for c in cols))
     summary = summarise(f"{out_dir}/results.csv")

@@ -185,24 +185,15 @@ class DetectorInfo:
     note: str = ""
 
 
-def _evaluator():
-    # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
-    from anomalib.metrics import AUPRO, AUROC, Evaluator
-
-    return Evaluator(test_metrics=[
-        AUROC(fields=["pred_score", "gt_label"], prefix="image_"),
-        AUROC(fields=["anomaly_map", "gt_mask"], prefix="pixel_", strict=False),
-        AUPRO(fields=["anomaly_map", "gt_mask"], prefix="pixel_", strict=False)])
-
-
 def build_detector(name: str, *, image_size: int, pretrained: bool | None = None,
                    backbone: str | None = None, layers: Sequence[str] | None = None,
                    imagenet_dir: "str | Path | None" = None):
     """An anomalib model (unchanged) plus a :class:`DetectorInfo` saying what it runs on.
 
     ``backbone``/``layers``: any timm ``features_only`` model for PaDiM, PatchCore and CFlow
-    (default layers by stride, see :mod:`tvig.detection.backbones`). Metrics are computed on
-    raw scores (normalisation off): image AUROC, pixel AUROC, AUPRO.
+    (default layers by stride, see :mod:`tvig.detection.backbones`). Scores stay raw
+    (normalisation off) and anomalib computes no metric (``evaluator=False``): tvig scores the
+    whole test set's raw predictions itself (:mod:`tvig.detection.metrics`).
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     import anomalib.models as M
@@ -228,7 +219,7 @@ def build_detector(name: str, *, image_size: int, pretrained: bool | None = None
     common = dict(pre_processor=cls.configure_pre_processor(image_size=(image_size, image_size))
                   if spec.cls != "WinClip" else None,
                   post_processor=PostProcessor(enable_normalization=False),
-                  evaluator=_evaluator(), visualizer=False)
+                  evaluator=False, visualizer=False)
     if spec.cls == "EfficientAd":
         return efficient_ad(spec.kwargs, use_weights, imagenet_dir, **common), info
     if spec.cls == "AnomalyDINO":

@@ -35,7 +35,7 @@ from tvig.detection.training_sets import TRAIN_SETS, generated_images
 from tvig.errors import ConfigError, InputError, choices_text
 from tvig.seeding import resolve_device
 
-METRICS = ("image_auroc", "pixel_auroc", "aupro")
+METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
 
 
 @dataclass
@@ -190,7 +190,7 @@ def load_results(results: "str | os.PathLike[str] | Sequence[dict] | Any"):
         raise InputError("no detection results yet (the results table is empty)")
     for c in METRICS + ("seconds", "n_train", "n_generated", "seed"):
         if c in df:
-            df[c] = pd.to_numeric(df[c])
+            df[c] = pd.to_numeric(df[c].mask(df[c] == ""))  # empty: no masks -> NaN
     df["k"] = df["k"].astype(str)
     if "pretrained" in df:
         df["pretrained"] = df["pretrained"].astype(str).str.lower() == "true"
@@ -202,7 +202,8 @@ def summarise(results) -> "Any":
     df = load_results(results)
     group = ["dataset", "category", "model"] + (["backbone"] if "backbone" in df else []) + [
         "k", "train_set"]
-    agg = df.groupby(group, sort=False)[list(METRICS)].agg(["mean", "std"])
+    metrics = [m for m in METRICS if m in df]  # tables from before image_ap lack it
+    agg = df.groupby(group, sort=False)[metrics].agg(["mean", "std"])
     agg.columns = [f"{m}_{s}" for m, s in agg.columns]
     agg["n_seeds"] = df.groupby(group, sort=False)["seed"].nunique()
     agg["pretrained"] = df.groupby(group, sort=False)["pretrained"].all()

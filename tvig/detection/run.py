@@ -3,7 +3,9 @@
 :func:`run_detection` is a pure function of its parameters: it samples the shots, builds the
 training set (real / +generated / +augmented), fits the detector with anomalib's ``Folder``
 datamodule and ``Engine`` (CPU by default, no loggers, quiet, files inside the run folder),
-tests it on the class's **full** test set and appends one row to a tidy results CSV. The
+predicts the class's **full** test set once and scores all its raw predictions together
+(:mod:`tvig.detection.predictions`, :mod:`tvig.detection.metrics`: rank-based, on any score
+scale; anomalib computes no metric), and appends one row to a tidy results CSV. The
 grid runner (:mod:`tvig.detection.grid`) calls it for every combination and resumes.
 
 Example:
@@ -25,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import numpy as np
-
 from tvig import __version__, atomic
 from tvig.detection.datasets import (
     ClassLayout,
@@ -36,11 +36,13 @@ from tvig.detection.datasets import (
 )
 from tvig.detection.detectors import build_detector, get_detector, model_backbone
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
+from tvig.detection.predictions import predict_test_set
 from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig, build_training_set
 from tvig.errors import InputError, NumericsError, choices_text
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
-                  "n_generated", "n_augmented", "image_auroc", "pixel_auroc", "aupro", "seconds", "pretrained",
+                  "n_generated", "n_augmented", "image_auroc", "image_ap", "pixel_auroc", "aupro",
+                  "seconds", "pretrained",
                   "backbone", "image_size", "tvig_version")
 KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size", "backbone")
 _QUIET_PREFIXES = ("lightning", "anomalib", "pytorch_lightning")
@@ -131,37 +133,6 @@ def _datamodule(p: Prepared, batch_size: int, seed: int):
                   val_split_mode="same_as_test", seed=seed)
 
 
-def finite_check():
-    """A Lightning callback counting non-finite test scores (``.bad``): NaN must not be scored."""
-    # heavy: Lightning loads with anomalib; only detection needs it
-    from lightning.pytorch.callbacks import Callback
-
-    class FiniteScores(Callback):
-        bad = 0
-
-        def on_test_batch_end(self, trainer, pl_module, outputs, *args, **kwargs):
-            score = getattr(outputs, "pred_score", None)
-            if score is not None:
-                self.bad += int((~score.isfinite()).sum())
-
-    return FiniteScores()
-
-
-def save_maps(engine, model, datamodule, path: Path) -> Path:
-    """Predict the test set and store maps, masks and scores (npz) for the figures."""
-    with quiet_lightning():
-        batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(),
-                                 return_predictions=True)
-    cat = lambda f: np.concatenate([getattr(b, f).detach().cpu().numpy() for b in batches])  # noqa: E731
-    with atomic.atomic_open(path, "wb") as f:
-        np.savez_compressed(
-            f, image_path=np.array([p for b in batches for p in b.image_path]),
-            anomaly_map=cat("anomaly_map").astype(np.float16),  # (N, H, W)
-            pred_mask=cat("pred_mask").astype(bool), gt_mask=cat("gt_mask").astype(bool),
-            pred_score=cat("pred_score").reshape(-1), gt_label=cat("gt_label").reshape(-1))
-    return path
-
-
 def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: "int | str",
                   seed: int, model: str, train_set: str = "real", *,
                   generated_dir: "str | os.PathLike[str] | None" = None, image_size: int = 256,
@@ -212,26 +183,25 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     t0 = time.perf_counter()
     with quiet_lightning(), keep_interrupts():
         seed_everything(seed, workers=True, verbose=False)
-        check = finite_check()
         engine = Engine(default_root_dir=work, logger=False, accelerator=device, devices=1,
-                        max_epochs=n_epochs, check_val_every_n_epoch=n_epochs, barebones=True,
-                        callbacks=[check])
+                        max_epochs=n_epochs, check_val_every_n_epoch=n_epochs, barebones=True)
         engine.fit(model=detector, datamodule=dm)
-        metrics = engine.test(model=detector, datamodule=dm, verbose=False)[0]
+        preds = predict_test_set(engine, detector, dm)
+    try:  # every test image at once, on the raw scores (tvig.detection.metrics)
+        metrics = preds.metrics()
+    except NumericsError as e:
+        raise NumericsError(f"{model} on {category} (k={p.k}, {train_set}): {e}; no row was "
+                            "written. Try more training images or another model.") from None
     seconds = time.perf_counter() - t0
-    if check.bad:
-        raise NumericsError(f"{model} produced {check.bad} non-finite anomaly scores on "
-                            f"{category} (k={p.k}, {train_set}); no row was written. Try more "
-                            "training images or another model.")
+    if metrics.note:
+        log(f"{category}: {metrics.note}")
     if keep_maps:
-        save_maps(engine, detector, dm, work / "maps.npz")
+        preds.save(work / "maps.npz")
     row = dict(dataset=dataset, category=category, model=model, k=p.k, seed=seed,
                train_set=train_set, n_train=p.training.n_train,
                n_generated=p.training.n_extra if train_set == "generated" else 0,
                n_augmented=p.training.n_extra if train_set == "augmented" else 0,
-               image_auroc=round(float(metrics["image_AUROC"]), 6),
-               pixel_auroc=round(float(metrics["pixel_AUROC"]), 6),
-               aupro=round(float(metrics["pixel_AUPRO"]), 6), seconds=round(seconds, 2),
+               **metrics.row(), seconds=round(seconds, 2),
                pretrained=info.pretrained and imagenet_real, backbone=info.backbone,
                image_size=image_size, tvig_version=__version__)
     row = {c: row[c] for c in RESULT_COLUMNS}
