@@ -132,12 +132,18 @@ results
 # - **Image AUROC**: rank all test images by the detector's anomaly score; the AUROC is the
 #   probability that a random defective image scores higher than a random good one. 0.5 is
 #   chance, 1.0 is a perfect ranking. It needs no threshold.
+# - **Image AP**: the area under the precision-recall curve of the same ranking (the share of
+#   defective images is its chance level).
 # - **Pixel AUROC**: the same over all pixels (defect pixels vs good pixels). Large defects
 #   dominate it, and because good pixels vastly outnumber defect pixels it is often high even
 #   for a mediocre detector.
 # - **AUPRO**: for each defect *region* the fraction of it that is covered (per-region overlap),
 #   averaged over regions, integrated up to a false-positive rate of 30 %. Small defects count
 #   as much as big ones, so it is the stricter localisation metric.
+#
+# All four come from the raw scores of the whole test set at once and depend only on their
+# ranking (`tvig.detection.metrics`): any score scale gives the same numbers. A class without
+# masks leaves the pixel metrics empty.
 #
 # Below: mean and standard deviation over seeds (different k-shot draws). With few test
 # images (the sample classes) a single ranking swap moves AUROC a lot: compare the differences

@@ -70,16 +70,33 @@ def load_maps(path: "str | os.PathLike[str]") -> dict[str, np.ndarray]:
 
 
 def _pick(maps: dict[str, np.ndarray], n: int) -> list[int]:
-    """The n defective test images with the largest ground-truth area (most visible)."""
+    """The n defective test images with the largest ground-truth area (most visible); without
+    masks, those with the highest scores."""
     bad = np.flatnonzero(maps["gt_label"] > 0)
-    area = maps["gt_mask"][bad].reshape(len(bad), -1).sum(1)
+    area = (maps["gt_mask"][bad].reshape(len(bad), -1).sum(1) if "gt_mask" in maps
+            else maps["pred_score"][bad])
     return [int(i) for i in bad[np.argsort(-area, kind="stable")][:n]]
+
+
+def map_scale(maps: Sequence[dict[str, np.ndarray]], q: tuple[float, float] = (1, 99.5),
+              ) -> tuple[float, float]:
+    """One colour range (raw score percentiles ``q``) over the anomaly maps of all ``maps``:
+    the panels compared share it, so a brighter map means a higher score in every run.
+
+    >>> a = {"anomaly_map": np.zeros((1, 2, 2))}; b = {"anomaly_map": np.full((1, 2, 2), 700.)}
+    >>> map_scale([a, b], q=(0, 100))
+    (0.0, 700.0)
+    """
+    values = np.concatenate([m["anomaly_map"].astype(np.float32).reshape(-1) for m in maps])
+    lo, hi = np.percentile(values, q)
+    return float(lo), float(hi)
 
 
 def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int = 4,
                      note: str | None = None):
     """Paper-style grid: image, ground truth, then per run: anomaly map, predicted mask, contour.
 
+    Every anomaly map uses one colour scale (:func:`map_scale` over all runs' raw maps).
     ``runs`` = [("baseline", maps), ("+ generated", maps), ...] on the same test set;
     ``note`` (e.g. :data:`RANDOM_NOTE`) is added to the title.
     """
@@ -96,14 +113,14 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
     fig, axes = plt.subplots(len(rows), ncol, figsize=(1.5 * ncol, 1.5 * len(rows) + 0.6),
                              squeeze=False)
     side = ref["anomaly_map"].shape[-1]
+    lo, hi = map_scale([m for _, m in runs])
     for r, i in enumerate(rows):
         img = np.asarray(open_image(str(ref["image_path"][i]), side)[0])
-        gt = ref["gt_mask"][i]
+        gt = ref["gt_mask"][i] if "gt_mask" in ref else np.zeros((side, side), bool)  # no masks
         cells = [(img, None, "image"), (gt, "gray", "ground truth")]
         for label, m in runs:
-            amap = m["anomaly_map"].astype(np.float32)
-            lo, hi = np.percentile(amap, [1, 99.5])  # one colour scale per run
-            cells += [((amap[i] - lo) / max(hi - lo, 1e-8), "jet", f"{label}\nanomaly map"),
+            amap = m["anomaly_map"][i].astype(np.float32)
+            cells += [((amap - lo) / max(hi - lo, 1e-8), "jet", f"{label}\nanomaly map"),
                       (m["pred_mask"][i], "gray", f"{label}\npredicted mask"),
                       (img, None, f"{label}\ncontour")]
         for c, (arr, cmap, title) in enumerate(cells):
@@ -118,7 +135,8 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(title, fontsize=7)
-    title = "defective test images (contour: red = predicted, green = ground truth)"
+    title = ("defective test images (contour: red = predicted, green = ground truth); "
+             f"one colour scale for every anomaly map: raw score {lo:.4g} (blue) to {hi:.4g} (red)")
     fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9)
     fig.tight_layout()
     return fig
@@ -159,4 +177,4 @@ def plot_gain_scatter(gains, quality, metric: str = "image AUROC"):
 
 
 __all__: list[Any] = ["plot_train_set_bars", "plot_qualitative", "plot_gain_scatter",
-                      "load_maps"]
+                      "load_maps", "map_scale"]
