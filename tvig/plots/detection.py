@@ -135,8 +135,8 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(title, fontsize=7)
-    title = ("defective test images (contour: red = predicted, green = ground truth); "
-             f"one colour scale for every anomaly map: raw score {lo:.4g} (blue) to {hi:.4g} (red)")
+    title = ("defective test images (contour: red = predicted, green = ground truth)\n"
+             f"every anomaly map on one colour scale: raw score {lo:.4g} (blue) to {hi:.4g} (red)")
     fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9)
     fig.tight_layout()
     return fig
