@@ -9,7 +9,7 @@ Rows of the issue -> tests (slow = ``@pytest.mark.slow``, subprocesses):
   500, unknown model/dataset/class/profile/device, --seeds -1, --n-augment 0, --image-size 0,
   --epochs 0, gpu without CUDA), test_grid_shots_too_few_for_the_model,
   test_the_real_process_gives_the_same_single_line,
-  test_category_wordnet_does_not_know_warns_and_uses_templates.
+  test_category_wordnet_does_not_know_notes_once_and_uses_templates.
 3 assets (test_robustness_assets.py): test_bad_download_leaves_an_empty_cache (checksum,
   truncated, web page), test_dropped_connection_keeps_only_the_resumable_part,
   test_file_that_is_not_a_checkpoint, test_checkpoint_of_another_architecture_names_the_first_keys,

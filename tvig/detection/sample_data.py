@@ -67,7 +67,9 @@ def _texture_source(name: str) -> Array:
 
 def _texture_good(name: str, rng: np.random.RandomState, size: int) -> Array:
     src = _texture_source(name)
-    crop = int(size * 2)
+    # a crop twice the side (128 px -> 256 of the 512 px photo), at most the photo itself
+    # minus one pixel so that randint has a range (size 256 and up: upsampled, still sharp)
+    crop = min(int(size * 2), min(src.shape[:2]) - 1)
     y, x = rng.randint(0, src.shape[0] - crop), rng.randint(0, src.shape[1] - crop)
     img = Image.fromarray(src[y:y + crop, x:x + crop]).resize((size, size), Image.Resampling.BICUBIC)
     arr = np.asarray(img).astype(np.float32) * rng.uniform(0.95, 1.05)

@@ -11,8 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from tvig.plots.prompting import plot_ranking
@@ -32,10 +30,7 @@ def explore_once(clip, shots: torch.Tensor, choice: str, typed: str = "", top: i
     dataset, _, category = choice.partition("/")
     entry = (KeywordEntry(normalise_keyword(typed), (), category, "override") if typed.strip()
              else resolve_keyword(category, dataset))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the notes carry the same text
-        return select_prompt(category, shots, clip, keyword=entry, profile=profile,
-                             captions=False)
+    return select_prompt(category, shots, clip, keyword=entry, profile=profile, captions=False)
 
 
 def prompt_explorer(clip, shots: torch.Tensor, category: str = "metal_nut",
