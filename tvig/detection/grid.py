@@ -106,6 +106,7 @@ def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: 
         parse_shots(k)
     check_accelerator(device)
     get_dataset(dataset)
+    atomic.check_writable(out_dir)
     for m in spec.models:
         if image_size < get_detector(m).min_image_size:
             raise InputError(f"{m} needs image_size >= {get_detector(m).min_image_size}, got "

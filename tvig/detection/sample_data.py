@@ -193,4 +193,8 @@ def write_sample_data(root: "str | Path", classes: Sequence[str] | None = None, 
                       seed: int = 0, size: int = 128) -> list[Path]:
     """Write sample classes (default: all) under ``root``; returns their folders."""
     names = list(classes) if classes else list(SAMPLE_CLASSES)
+    for n in names:
+        if n not in SAMPLE_CLASSES:
+            raise ConfigError(choices_text("sample class", n, list(SAMPLE_CLASSES)))
+    atomic.check_writable(root, "output folder")
     return [write_sample_class(root, n, seed=seed, size=size) for n in names]
