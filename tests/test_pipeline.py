@@ -74,7 +74,7 @@ def test_manifest_rows_match_the_files(reference, profile):
 
 def test_resume_after_a_crash_in_the_middle_of_a_round(tmp_path, shots, profile, reference,
                                                        monkeypatch):
-    import tvig.generator.optimise as generation
+    import tvig.integrator.rounds as generation  # where integrate looks optimise up
 
     real, calls = generation.optimise, []
 

@@ -12,10 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
-
-from anomalib.models import EfficientAd
 
 from tvig.images import link_files
 
@@ -24,16 +23,24 @@ STANDIN_NOTE = ("!! efficient_ad: ImageNette not found -> stand-in ImageFolder m
                 "paper's. Put ImageNette there (or set TVIG_IMAGENETTE) for real numbers.")
 
 
-class OfflineEfficientAd(EfficientAd):
-    """EfficientAd that never downloads: random teacher when its weights are missing."""
+@functools.cache
+def offline_efficient_ad() -> type:
+    """The class (made on first use, so that importing tvig does not load anomalib)."""
+    # heavy: anomalib + Lightning take ~7 s to import and print warnings; only efficient_ad needs them
+    from anomalib.models import EfficientAd
 
-    def __init__(self, *args, use_pretrained_teacher: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.use_pretrained_teacher = use_pretrained_teacher
+    class OfflineEfficientAd(EfficientAd):
+        """EfficientAd that never downloads: random teacher when its weights are missing."""
 
-    def prepare_pretrained_model(self) -> None:
-        if self.use_pretrained_teacher:  # else: keep the random teacher (run_detection said so)
-            super().prepare_pretrained_model()
+        def __init__(self, *args, use_pretrained_teacher: bool = True, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.use_pretrained_teacher = use_pretrained_teacher
+
+        def prepare_pretrained_model(self) -> None:
+            if self.use_pretrained_teacher:  # else: keep the random teacher (run_detection said so)
+                super().prepare_pretrained_model()
+
+    return OfflineEfficientAd
 
 
 def imagenette_dir(imagenet_dir: "str | os.PathLike[str] | None", train_files: list[Path],
@@ -50,8 +57,8 @@ def imagenette_dir(imagenet_dir: "str | os.PathLike[str] | None", train_files: l
 
 
 def efficient_ad(kwargs: dict, use_teacher: bool, imagenet_dir: "str | Path | None", **common,
-                 ) -> OfflineEfficientAd:
+                 ):
     if imagenet_dir is None:
         raise ValueError("efficient_ad needs imagenet_dir (see imagenette_dir)")
-    return OfflineEfficientAd(imagenet_dir=imagenet_dir, use_pretrained_teacher=use_teacher,
+    return offline_efficient_ad()(imagenet_dir=imagenet_dir, use_pretrained_teacher=use_teacher,
                               **kwargs, **common)

@@ -21,7 +21,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tvig.images import HIGH_BIT_MODES, link_files, list_images, open_image, pil_to_tensor, save_png
+from tvig.images import (
+    HIGH_BIT_MODES,
+    link_files,
+    list_images,
+    open_image,
+    pil_to_tensor,
+    save_png,
+)
 
 
 def readable_folder(folder: "str | os.PathLike[str]", dest: "str | os.PathLike[str]",
