@@ -22,6 +22,8 @@ Rows of the issue -> tests (slow = ``@pytest.mark.slow``, subprocesses):
   test_same_seed_same_bytes_and_the_manifest_remakes_an_image.
 7 no network: conftest.py turns the guard on for the suite and its subprocesses
   (test_netguard.py); test_network_guard_is_active_in_a_notebook_kernel (slow) for papermill.
+Issue 18 (awkward inputs: dataset images, unwritable or shared --out, non-ASCII paths,
+figures): test_robustness_inputs.py, one test per row (its docstring maps them).
 """
 from __future__ import annotations
 

@@ -94,10 +94,10 @@ def test_class_without_ground_truth_is_accepted_for_image_metrics(sample_root, t
 
 
 # ---- row 2 ------------------------------------------------------------------------------
-def _prepare(data: Path, out: Path):
+def _prepare(data: Path, out: Path, category: str = "brick"):
     from tvig.detection.run import prepare
 
-    return prepare(data, "brick", 2, 0, "patchcore_r18", "real", out_dir=out, dataset="folder")
+    return prepare(data, category, 2, 0, "patchcore_r18", "real", out_dir=out, dataset="folder")
 
 
 def test_16_bit_test_images_get_8_bit_copies(sample_root, tmp_path):
@@ -178,8 +178,8 @@ def test_non_ascii_folders_are_handed_to_anomalib_under_ascii_links(sample_root,
     from tvig.detection.run import _datamodule
 
     data = tmp_path / "Prüfdaten"
-    _copy_class(sample_root, data)
-    p = _prepare(data, tmp_path / "ausgabe-ø")
+    shutil.copytree(sample_root / "brick", data / "Ziegel-ü")  # root, class and --out
+    p = _prepare(data, tmp_path / "ausgabe-ø", "Ziegel-ü")
     link = ascii_path(p.normal_test_dir)
     assert str(link).isascii() and link.resolve() == p.normal_test_dir.resolve()
     assert ascii_path(p.normal_test_dir) == link  # stable: concurrent runs share it
