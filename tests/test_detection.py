@@ -94,8 +94,8 @@ def test_bad_inputs_rejected_before_training(sample_root, tmp_path, no_training)
         run_grid(GridSpec(["brick"], shots=[1], seeds=[0], train_sets=["mixed"]), **kw)
     broken = tmp_path / "data"
     shutil.copytree(sample_root / "gravel", broken / "gravel")
-    shutil.rmtree(broken / "gravel" / "ground_truth")
-    with pytest.raises(InputError, match="no ground-truth masks"):
+    shutil.rmtree(broken / "gravel" / "ground_truth" / "scratch")  # no ground_truth/ at all is
+    with pytest.raises(InputError, match="no ground-truth masks for defect.s. scratch"):  # fine
         run_detection(broken, "gravel", 1, 0, "padim", out_dir=tmp_path, dataset="folder",
                       image_size=64)
     assert not (tmp_path / "results.csv").exists()

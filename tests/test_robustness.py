@@ -9,7 +9,7 @@ Rows of the issue -> tests (slow = ``@pytest.mark.slow``, subprocesses):
   500, unknown model/dataset/class/profile/device, --seeds -1, --n-augment 0, --image-size 0,
   --epochs 0, gpu without CUDA), test_grid_shots_too_few_for_the_model,
   test_the_real_process_gives_the_same_single_line,
-  test_category_wordnet_does_not_know_warns_and_uses_templates.
+  test_category_wordnet_does_not_know_notes_once_and_uses_templates.
 3 assets (test_robustness_assets.py): test_bad_download_leaves_an_empty_cache (checksum,
   truncated, web page), test_dropped_connection_keeps_only_the_resumable_part,
   test_file_that_is_not_a_checkpoint, test_checkpoint_of_another_architecture_names_the_first_keys,
@@ -22,6 +22,8 @@ Rows of the issue -> tests (slow = ``@pytest.mark.slow``, subprocesses):
   test_same_seed_same_bytes_and_the_manifest_remakes_an_image.
 7 no network: conftest.py turns the guard on for the suite and its subprocesses
   (test_netguard.py); test_network_guard_is_active_in_a_notebook_kernel (slow) for papermill.
+Issue 18 (awkward inputs: dataset images, unwritable or shared --out, non-ASCII paths,
+figures): test_robustness_inputs.py, one test per row (its docstring maps them).
 """
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def test_select_notebooks_and_data_root(chain, sample_root, tmp_path):
                                   notebooks_dir=chain, out=out, progress=False), log=lambda s: None)
     assert res.ok
     assert [r.notebook for r in res.rows] == ["01_dummy_prompt", "all"]
-    run = out / sample_root.name / "gravel"
+    run = out / "folder" / "gravel"  # ROOT (samples0) is not a known dataset name: folder
     assert json.loads((run / "params-01.json").read_text())["data_root"] == str(sample_root.resolve())
     assert json.loads((run / "prompt.json").read_text())["prompt"] == "a photo of a gravel"
 

@@ -4,7 +4,8 @@
   of the defaults;
 * out-of-memory: a fake ``torch.OutOfMemoryError`` for batches above k makes sampling,
   scoring and optimise split their batch and finish, and fail clearly at batch 1;
-* micro-batches accumulate the same gradient as one batch (deterministic cutouts).
+* micro-batches accumulate the same gradient as one batch in one step (deterministic
+  cutouts), within float tolerance.
 """
 from __future__ import annotations
 
@@ -135,15 +136,35 @@ def test_optimise_splits_candidates_on_oom(setup, monkeypatch):
         run(setup, n=2)
 
 
-def test_micro_batches_accumulate_the_same_gradient(setup):
+class RecordingAdam(torch.optim.Adam):
+    """Adam that keeps a copy of every parameter's gradient at each step."""
+
+    grads: list[list[torch.Tensor]] = []
+
+    def step(self, closure=None):
+        RecordingAdam.grads.append([q.grad.detach().clone() for grp in self.param_groups
+                                    for q in grp["params"]])
+        return super().step(closure)
+
+
+def test_micro_batches_accumulate_the_same_gradient(setup, monkeypatch):
+    """What chunking must preserve: the gradient of ONE step on (mu, log sigma), within float
+    tolerance. (Comparing mu after several Adam steps is flaky: Adam divides by sqrt(v), so a
+    rounding difference in a tiny gradient becomes a visible one in mu; issue 18 row 8.)"""
     # tiny: image 64 px = CLIP's input, so every cutout is the whole image; with the
     # augmentations off the cutouts are deterministic and chunking may change only rounding.
-    p = setup[0].replace(augment_strength=0.0)
+    p = setup[0].replace(augment_strength=0.0, steps=1)
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    RecordingAdam.grads = []
     one = run(setup, profile=p, n=4)
+    (g_one,) = RecordingAdam.grads
+    assert len(g_one) == 2 and all(g.abs().max() > 0 for g in g_one)  # mu and log sigma
     for k in (1, 3):
+        RecordingAdam.grads = []
         chunked = run(setup, profile=p, n=4, speed=SpeedConfig(micro_batch=k))
-        torch.testing.assert_close(chunked.dist.mu, one.dist.mu, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(chunked.dist.sigma, one.dist.sigma, atol=1e-5, rtol=1e-5)
+        (g_k,) = RecordingAdam.grads
+        for a, b in zip(g_k, g_one):  # float32 sums in another order: relative to the scale
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
         for term in one.history:
             assert chunked.history[term] == pytest.approx(one.history[term], rel=1e-5, abs=1e-6)
 

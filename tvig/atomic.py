@@ -23,7 +23,15 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Sequence
 
+from tvig.errors import InputError
+
+try:
+    import fcntl  # POSIX advisory locks: released by the kernel when the process dies
+except ImportError:  # Windows: no lock (a second writer is not detected there)
+    fcntl = None
+
 TMP_PREFIX = ".tvig-tmp-"
+LOCK_NAME = ".tvig.lock"  # in an output folder while a run writes there
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -118,3 +126,79 @@ def sha256_file(path: "str | os.PathLike[str]", chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def check_writable(folder: "str | os.PathLike[str]", option: str = "--out") -> Path:
+    """Refuse an output folder that cannot be written, before any long work; creates nothing.
+
+    The folder (or its first existing parent) must be a folder, and a file must be creatable
+    there (a probe file is made and removed at once: read-only mounts and permissions both show).
+
+    >>> import tempfile; f = Path(tempfile.mkdtemp()) / "a.txt"; f.write_text("x")
+    1
+    >>> check_writable(f / "sub")
+    Traceback (most recent call last):
+    tvig.errors.InputError: output folder ... is under a file: ...a.txt is a file, not a folder; choose another --out
+    """
+    folder = Path(folder).expanduser()
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == folder else f"is under a file: {probe} is a file"
+        raise InputError(f"output folder {folder} {where}, not a folder; choose another "
+                         f"{option}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=probe)
+    except OSError as e:
+        raise InputError(f"output folder {folder} is not writable ({probe}: "
+                         f"{e.strerror or e}); choose another {option} or fix its "
+                         "permissions") from None
+    os.close(fd)
+    os.unlink(tmp)
+    return folder
+
+
+@contextlib.contextmanager
+def claim(folder: "str | os.PathLike[str]", option: str = "--out") -> Iterator[Path]:
+    """Hold ``folder/.tvig.lock`` for the block: a second writer to the same folder exits with
+    one line instead of racing this one. The kernel drops the lock if the process dies, so a
+    killed run never leaves a stale claim; the file is removed on exit.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> with claim(d):
+    ...     with claim(d): pass
+    Traceback (most recent call last):
+    tvig.errors.InputError: another tvig run is writing to ... (pid ...); wait for it to finish or choose another --out
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    if fcntl is None:
+        yield folder
+        return
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise InputError(f"another tvig run is writing to {folder} (pid {holder}, lock "
+                             f"{lock}); wait for it to finish or choose another {option}"
+                             ) from None
+        try:  # the holder before us may have removed the file after we opened it: retry
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield folder
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        os.close(fd)

@@ -34,6 +34,8 @@ from tvig.errors import InputError
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 8  # px; anything smaller cannot be a product photo
 MAX_PIXELS = 20000 * 20000  # refuse decompression bombs beyond this
+# modes PIL's .convert("RGB") clips instead of scaling (a 16-bit PNG turns almost white)
+HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 
 
 @dataclass
@@ -74,7 +76,7 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
     mode = img.mode
     if mode == "RGB":
         return img
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if mode in HIGH_BIT_MODES:
         arr = np.asarray(img, dtype=np.float64)
         hi = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
         arr = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -177,7 +179,21 @@ def load_images(paths: "str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     files = collect_image_paths(paths)
     loaded = [open_image(f, size) for f in files]
     x = torch.stack([pil_to_tensor(img) for img, _ in loaded])  # (N, 3, S, S)
-    return x, [info for _, info in loaded]
+    infos = [info for _, info in loaded]
+    for folder in ([paths] if isinstance(paths, (str, os.PathLike)) else paths):
+        note_subfolders(Path(folder).expanduser(), infos)
+    return x, infos
+
+
+def note_subfolders(folder: Path, infos: Sequence[LoadedImage]) -> None:
+    """Add 'subfolder X skipped' to the first image read from ``folder`` (folders are not
+    read recursively; a user who nested shots should hear it)."""
+    subs = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if folder.is_dir() else []
+    first = next((i for i in infos if i.path.parent == folder), None)
+    if subs and first is not None:
+        first.notes.append(f"subfolder(s) {', '.join(subs)} of {folder} skipped (only the "
+                           "images directly in a folder are read)")
 
 
 def notes_text(infos: Sequence[LoadedImage]) -> list[str]:

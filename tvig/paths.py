@@ -13,9 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tvig.errors import InputError
 
 PACKAGE_DATA = Path(__file__).parent / "configs"  # templates and model configs shipped with tvig
 
@@ -31,6 +36,39 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "tvig"
+
+
+_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7E]+$")  # what anomalib's path check accepts
+
+
+def ascii_path(path: "str | os.PathLike[str]") -> Path:
+    """``path`` itself when it is printable ASCII, else a symlink to it with an ASCII name in
+    the temp folder (``tvig-links/<hash>``): anomalib refuses folders with other characters
+    ("Path contains non-printable characters"), the files inside may have any name.
+
+    >>> ascii_path("/data/bottle") == Path("/data/bottle")
+    True
+    >>> import tempfile; d = Path(tempfile.mkdtemp()) / "Prüfteil"; d.mkdir()
+    >>> link = ascii_path(d); link.name.isascii(), link.resolve() == d.resolve()
+    (True, True)
+    """
+    path = Path(path)
+    if _PRINTABLE_ASCII.match(str(path)):
+        return path
+    base = Path(tempfile.gettempdir()) / "tvig-links"
+    if not _PRINTABLE_ASCII.match(str(base)):
+        raise InputError(f"{path} has non-ASCII characters, which anomalib refuses, and the temp "
+                         f"folder {base.parent} is not ASCII either; rename the folder or set "
+                         "TMPDIR to an ASCII path")
+    target = Path(os.path.abspath(path))
+    link = base / hashlib.sha1(str(target).encode()).hexdigest()[:16]
+    if not (link.is_symlink() and Path(os.readlink(link)) == target):
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = base / f".tmp-{os.getpid()}-{link.name}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp, target_is_directory=True)
+        os.replace(tmp, link)  # atomic: concurrent runs agree on the same link
+    return link
 
 
 def run_dir(out: "str | Path", dataset: str, category: str) -> Path:

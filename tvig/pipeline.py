@@ -117,7 +117,7 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
                                 f"{' '.join(missing)} (or use --profile tiny to try the "
                                 "pipeline with random weights)")
     files = [i.path for i in infos]
-    out = Path(out).expanduser()
+    out = atomic.check_writable(out)
     key = {"category": category, "shots": [sha256_file(f) for f in files], "seed": seed, "n": n,
            "prompt": prompt, "keyword": keyword, "profile": prof.to_dict(),
            "integrator": config.to_dict(), "tvig_version": __version__}
@@ -146,6 +146,16 @@ def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "s
     t0 = time.perf_counter()
     inp = validate_inputs(images, category, out, profile, n, rounds, seed, device,
                           prompt=prompt, keyword=keyword, **integrator)
+    with atomic.claim(inp.out):  # a second run into the same folder exits before loading
+        return _generate(inp, prompt=prompt, keyword=keyword, report=report, progress=progress,
+                         log=log, callback=callback, speed=speed, t0=t0)
+
+
+def _generate(inp: Inputs, *, prompt: str | None, keyword: str | None, report: bool,
+              progress: bool, log: Log, callback, speed: "SpeedConfig | None",
+              t0: float) -> GenerateOutput:
+    """:func:`generate` after its inputs are checked and the output folder is claimed."""
+    category = inp.category
     prof = inp.profile
     for line in inp.notes:
         log(f"note: {line}")

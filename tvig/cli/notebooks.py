@@ -71,7 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--sample", action="store_true", default=None,
                      help="write the embedded sample classes under OUT/sample-data and use them")
     src.add_argument("--data", metavar="ROOT", help="dataset root in the MVTec AD layout")
-    r.add_argument("--dataset", help="dataset name in OUT/<dataset>/ (default: sample / ROOT's name)")
+    r.add_argument("--dataset", help="mvtec_ad, btad, mvtec_loco, sample or folder; also names "
+                   "OUT/<dataset>/ (default: sample, ROOT's name when it is one of these, else "
+                   "folder)")
     r.add_argument("--categories", nargs="+", metavar="CLASS",
                    help="classes to run (default: brick metal_nut with --sample, all in ROOT)")
     r.add_argument("--profile", help="paper | fast | tiny (default tiny)")

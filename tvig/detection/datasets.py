@@ -91,6 +91,7 @@ class ClassLayout:
     n_train: int
     n_test_good: int
     n_test_defect: int
+    has_masks: bool = True  # False: no ground_truth/ folder at all (image metrics only)
 
     @property
     def name(self) -> str:
@@ -110,7 +111,8 @@ class ClassLayout:
 
     @property
     def mask_dirs(self) -> list[Path]:
-        return [self.root / "ground_truth" / d for d in self.defects]
+        """One mask folder per defect; [] for a class without masks."""
+        return [self.root / "ground_truth" / d for d in self.defects] if self.has_masks else []
 
     def train_images(self) -> list[Path]:
         return list_images(self.train_dir)
@@ -133,7 +135,8 @@ def validate_class(root: "str | os.PathLike[str]") -> ClassLayout:
 
     Checks: ``train/good`` (or ``ok``) has images, ``test/good`` has images, at least one
     defect folder, and for every defect a ``ground_truth/<defect>`` folder with one mask per
-    image.
+    image. A class with no ``ground_truth/`` folder at all is accepted with
+    ``has_masks=False`` (image-level metrics only; pixel AUROC and AUPRO need masks).
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -152,11 +155,18 @@ def validate_class(root: "str | os.PathLike[str]") -> ClassLayout:
     if not defects:
         raise InputError(f"{root}: no defect folders with images under test/ (expected "
                          "test/<defect>/*.png besides test/good)")
+    if not (root / "ground_truth").is_dir():
+        return ClassLayout(root=root, normal=normal, defects=defects,
+                           n_train=len(list_images(root / "train" / normal)),
+                           n_test_good=len(list_images(root / "test" / normal)),
+                           n_test_defect=sum(len(list_images(root / "test" / d))
+                                             for d in defects), has_masks=False)
     missing = [d for d in defects if not list_images(root / "ground_truth" / d)]
     if missing:
         raise InputError(f"{root}: no ground-truth masks for defect(s) {', '.join(missing)} "
                          f"(expected {root / 'ground_truth' / missing[0]}/000_mask.png ...); "
-                         "pixel AUROC and AUPRO need a mask per defective test image")
+                         "pixel AUROC and AUPRO need a mask per defective test image (or "
+                         "remove ground_truth/ entirely for image metrics only)")
     n_defect = 0
     for d in defects:
         imgs = list_images(root / "test" / d)

@@ -107,6 +107,7 @@ def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: 
         parse_shots(k)
     check_accelerator(device)
     get_dataset(dataset)
+    atomic.check_writable(out_dir)
     for m in spec.models:
         backbone_label(m, backbone, layers)  # unknown timm name or layer: the valid ones
         if image_size < get_detector(m).min_image_size:

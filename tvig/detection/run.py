@@ -37,8 +37,10 @@ from tvig.detection.datasets import (
 from tvig.detection.detectors import build_detector, get_detector, model_backbone
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
 from tvig.detection.predictions import predict_test_set
+from tvig.detection.inputs import readable_folder
 from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig, build_training_set
 from tvig.errors import InputError, NumericsError, choices_text
+from tvig.paths import ascii_path
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
                   "n_generated", "n_augmented", "image_auroc", "image_ap", "pixel_auroc", "aupro",
@@ -98,6 +100,10 @@ class Prepared:
     run_dir: Path
     training: Any  # TrainingSet
     k: "int | str"
+    normal_dirs: list[Path]  # what the detector reads (checked, 8-bit copies where needed)
+    normal_test_dir: Path
+    defect_dirs: list[Path]
+    notes: list[str]  # one line per folder that needed converted copies
 
 
 def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, *,
@@ -119,16 +125,25 @@ def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, 
         raise InputError(f"{model} needs at least {need} training images, but train set "
                          f"{train_set!r} with k={k} has {training.n_train} (PaDiM's covariance "
                          "is undefined for one image); use patchcore_r18 for 1-shot baselines")
-    return Prepared(layout, run_dir, training, k)
+    # every image the detector will read, decoded once by tvig's reader (corrupt files named)
+    eight_bit = run_dir.parent / "8bit"  # shared by the class's runs
+    checked = [readable_folder(d, run_dir / "8bit" / d.name) for d in training.normal_dirs]
+    checked += [readable_folder(d, eight_bit / "test" / d.name)
+                for d in (layout.test_good_dir, *layout.defect_dirs)]
+    dirs = [d for d, _ in checked]
+    n = len(training.normal_dirs)
+    return Prepared(layout, run_dir, training, k, normal_dirs=dirs[:n], normal_test_dir=dirs[n],
+                    defect_dirs=dirs[n + 1:], notes=[t for _, ns in checked for t in ns])
 
 
 def _datamodule(p: Prepared, batch_size: int, seed: int):
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.data import Folder
 
-    return Folder(name=p.layout.name, root=None, normal_dir=p.training.normal_dirs,
-                  abnormal_dir=p.layout.defect_dirs, normal_test_dir=p.layout.test_good_dir,
-                  mask_dir=p.layout.mask_dirs, train_batch_size=batch_size,
+    safe = lambda dirs: [ascii_path(d) for d in dirs]  # noqa: E731  (anomalib refuses non-ASCII)
+    return Folder(name=p.layout.name, root=None, normal_dir=safe(p.normal_dirs),
+                  abnormal_dir=safe(p.defect_dirs), normal_test_dir=ascii_path(p.normal_test_dir),
+                  mask_dir=safe(p.layout.mask_dirs), train_batch_size=batch_size,
                   eval_batch_size=batch_size, num_workers=0, test_split_mode="from_dir",
                   val_split_mode="same_as_test", seed=seed)
 
@@ -162,6 +177,8 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     p = prepare(data_root, category, k, seed, model, train_set, out_dir=out_dir,
                 dataset=dataset, generated_dir=generated_dir, n_augment=n_augment,
                 download=download)
+    for note in p.notes:
+        log(f"note: {note}")
     imagenet_real = True
     if model == "efficient_ad":
 
@@ -183,8 +200,10 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     t0 = time.perf_counter()
     with quiet_lightning(), keep_interrupts():
         seed_everything(seed, workers=True, verbose=False)
-        engine = Engine(default_root_dir=work, logger=False, accelerator=device, devices=1,
-                        max_epochs=n_epochs, check_val_every_n_epoch=n_epochs, barebones=True)
+        work.mkdir(parents=True, exist_ok=True)
+        engine = Engine(default_root_dir=ascii_path(work), logger=False, accelerator=device,
+                        devices=1, max_epochs=n_epochs, check_val_every_n_epoch=n_epochs,
+                        barebones=True)
         engine.fit(model=detector, datamodule=dm)
         preds = predict_test_set(engine, detector, dm)
     try:  # every test image at once, on the raw scores (tvig.detection.metrics)

@@ -67,7 +67,9 @@ def _texture_source(name: str) -> Array:
 
 def _texture_good(name: str, rng: np.random.RandomState, size: int) -> Array:
     src = _texture_source(name)
-    crop = int(size * 2)
+    # a crop twice the side (128 px -> 256 of the 512 px photo), at most the photo itself
+    # minus one pixel so that randint has a range (size 256 and up: upsampled, still sharp)
+    crop = min(int(size * 2), min(src.shape[:2]) - 1)
     y, x = rng.randint(0, src.shape[0] - crop), rng.randint(0, src.shape[1] - crop)
     img = Image.fromarray(src[y:y + crop, x:x + crop]).resize((size, size), Image.Resampling.BICUBIC)
     arr = np.asarray(img).astype(np.float32) * rng.uniform(0.95, 1.05)
@@ -191,4 +193,8 @@ def write_sample_data(root: "str | Path", classes: Sequence[str] | None = None, 
                       seed: int = 0, size: int = 128) -> list[Path]:
     """Write sample classes (default: all) under ``root``; returns their folders."""
     names = list(classes) if classes else list(SAMPLE_CLASSES)
+    for n in names:
+        if n not in SAMPLE_CLASSES:
+            raise ConfigError(choices_text("sample class", n, list(SAMPLE_CLASSES)))
+    atomic.check_writable(root, "output folder")
     return [write_sample_class(root, n, seed=seed, size=size) for n in names]

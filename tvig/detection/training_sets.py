@@ -20,8 +20,10 @@ from pathlib import Path
 
 import torch
 
+from tvig import atomic
 from tvig.errors import InputError, choices_text
 from tvig.images import link_files, list_images, load_images, open_image, save_png
+from tvig.integrator.writer import IMAGES_DIR, MANIFEST
 from tvig.seeding import seeded
 
 TRAIN_SETS = ("real", "generated", "augmented")
@@ -56,9 +58,20 @@ class TrainingSet:
 
 
 def generated_images(folder: "str | os.PathLike[str]") -> list[Path]:
-    """Images of a generated set: ``folder/images/*`` (a tvig generate run) or ``folder/*``."""
+    """Images of a generated set: the files ``folder/manifest.csv`` lists (a tvig generate
+    run: the manifest is the truth, a stray file in ``images/`` is not generated), else
+    ``folder/images/*`` or ``folder/*``."""
     folder = Path(folder).expanduser()
-    for d in (folder / "images", folder):
+    rows = atomic.read_csv(folder / MANIFEST)
+    if rows:
+        files = [folder / IMAGES_DIR / r["file"] for r in rows]
+        missing = [f for f in files if not f.is_file()]
+        if missing:
+            raise InputError(f"{missing[0]} is listed in {folder / MANIFEST} but missing "
+                             f"({len(missing)} of {len(files)}); rerun tvig generate into "
+                             f"{folder} to finish the set")
+        return files
+    for d in (folder / IMAGES_DIR, folder):
         files = list_images(d)
         if files:
             return files

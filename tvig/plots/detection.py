@@ -51,12 +51,14 @@ def plot_train_set_bars(summary, metric: str = "image_auroc"):
         ax.set_ylim(0, 1.05)
         ax.axhline(0.5, color="k", lw=0.5, ls=":")  # chance level for AUROC
     axes[0][0].set_ylabel(metric.replace("_", " "))
-    axes[0][-1].legend(fontsize=7, loc="lower right")
     title = f"{metric.replace('_', ' ')}: mean ± std over seeds"
     if "pretrained" in summary and not summary["pretrained"].all():
         title += f"\n{RANDOM_NOTE}"
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    # one legend below the panels: inside an axis it covers bars (issue 18 row 9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(sets), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -69,13 +71,24 @@ def load_maps(path: "str | os.PathLike[str]") -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def defect_type(image_path: str) -> str:
+    """The defect of a test image: its folder's name (``test/<defect>/000.png``)."""
+    return os.path.basename(os.path.dirname(str(image_path)))
+
+
 def _pick(maps: dict[str, np.ndarray], n: int) -> list[int]:
-    """The n defective test images with the largest ground-truth area (most visible); without
-    masks, those with the highest scores."""
+    """n defective test images, one per defect type first (the one with the largest
+    ground-truth area, the most visible; without masks, the highest score), defect types in name
+    order; then the next largest."""
     bad = np.flatnonzero(maps["gt_label"] > 0)
     area = (maps["gt_mask"][bad].reshape(len(bad), -1).sum(1) if "gt_mask" in maps
             else maps["pred_score"][bad])
-    return [int(i) for i in bad[np.argsort(-area, kind="stable")][:n]]
+    order = [int(i) for i in bad[np.argsort(-area, kind="stable")]]  # largest first
+    first: dict[str, int] = {}
+    for i in order:
+        first.setdefault(defect_type(maps["image_path"][i]), i)
+    picked = [first[d] for d in sorted(first)][:n]
+    return picked + [i for i in order if i not in picked][:n - len(picked)]
 
 
 def map_scale(maps: Sequence[dict[str, np.ndarray]], q: tuple[float, float] = (1, 99.5),
@@ -96,7 +109,8 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
                      note: str | None = None):
     """Paper-style grid: image, ground truth, then per run: anomaly map, predicted mask, contour.
 
-    Every anomaly map uses one colour scale (:func:`map_scale` over all runs' raw maps).
+    Every anomaly map uses one colour scale (:func:`map_scale` over all runs' raw maps). One row
+    per defect type first (see :func:`_pick`), labelled with the defect and file name.
     ``runs`` = [("baseline", maps), ("+ generated", maps), ...] on the same test set;
     ``note`` (e.g. :data:`RANDOM_NOTE`) is added to the title.
     """
@@ -135,6 +149,8 @@ def plot_qualitative(runs: Sequence[tuple[str, dict[str, np.ndarray]]], n: int =
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(title, fontsize=7)
+        path = str(ref["image_path"][i])
+        axes[r][0].set_ylabel(f"{defect_type(path)}\n{os.path.basename(path)}", fontsize=7)
     title = ("defective test images (contour: red = predicted, green = ground truth)\n"
              f"every anomaly map on one colour scale: raw score {lo:.4g} (blue) to {hi:.4g} (red)")
     fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9)

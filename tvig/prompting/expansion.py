@@ -13,8 +13,9 @@ Steps (DESIGN.md, "Keyword-to-prompt generator"):
    (depth 1), attributes (adjectives derivationally related to the keyword's words, the sense
    and its hypernyms: metal -> metallic) and gloss words (content words of the definition).
 
-A keyword WordNet does not know gives an :class:`Expansion` with no words and a
-:class:`KeywordWarning`: the caller still has the template prompts.
+A keyword WordNet does not know gives an :class:`Expansion` with no words and one note
+(``Expansion.notes``, shown once by the caller; no Python warning, which would print the same
+text a second time): the caller still has the template prompts.
 
 Example:
     >>> e = expand("metal nut")                           # doctest: +SKIP
@@ -25,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -44,10 +44,6 @@ that this which who whom whose than then used use using usually often especially
 several one two three other such e g etc very more most not no can may has have having made
 make is are was were been being part kind type sort form piece something someone under over
 inside outside together means within between""".split())
-
-
-class KeywordWarning(UserWarning):
-    """The keyword (or its head noun) is not in WordNet: only template prompts are made."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +186,6 @@ def expand(keyword: str, hints: Sequence[str] = (), *, n_senses: int = 1, max_hy
         note = (f"keyword {keyword!r} (and its head noun) is not in WordNet: no related words; "
                 "using the template prompts with the keyword only. Pass another keyword "
                 "(--keyword / overrides) for a richer candidate list.")
-        warnings.warn(note, KeywordWarning, stacklevel=2)
         return Expansion(keyword, "", [], [], [], [note])
     notes = [] if lookup == keyword else [f"{keyword!r} has no synset; using its head noun "
                                           f"{lookup!r}"]

@@ -11,8 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from tvig.plots.prompting import plot_ranking
@@ -29,10 +27,7 @@ def explore_once(clip, shots: torch.Tensor, choice: str, typed: str = "", top: i
     """The selection for a dropdown value ``dataset/class`` or, if given, a typed keyword."""
     dataset, _, category = choice.partition("/")
     entry = resolve_keyword(category, dataset, keyword=typed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the notes carry the same text
-        return select_prompt(category, shots, clip, keyword=entry, profile=profile,
-                             captions=False)
+    return select_prompt(category, shots, clip, keyword=entry, profile=profile, captions=False)
 
 
 def prompt_explorer(clip, shots: torch.Tensor, category: str = "metal_nut",

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from tvig import atomic
+from tvig.detection.datasets import DATASETS, get_dataset, validate_class
 from tvig.detection.sample_data import (
     DEFAULT_CLASSES,
     SAMPLE_CLASSES,
@@ -66,7 +67,7 @@ class RunConfig:
     out: Path = Path("runs/notebooks")
     sample: bool = False  # write the embedded sample classes under OUT/sample-data and use them
     data: Path | None = None  # a dataset root in the MVTec AD layout (ROOT/<category>/train/good)
-    dataset: str | None = None  # name used in OUT/<dataset>/<category>; default sample / ROOT name
+    dataset: str | None = None  # a known dataset (OUT/<dataset>/<category>); default: see _dataset_name
     categories: list[str] | None = None  # default: sample.DEFAULT_CLASSES or every class in ROOT
     profile: str = "tiny"
     fallback_tiny: bool = False  # profile weights missing -> tiny (loudly) instead of failing
@@ -212,6 +213,35 @@ def _categories(cfg: RunConfig, root: Path) -> list[str]:
     return cats
 
 
+def _dataset_name(cfg: RunConfig, root: Path, log: Callable[[str], None]) -> str:
+    """``--dataset`` (a known name), else ROOT's name when it is one, else ``folder`` (any
+    MVTec-layout root): notebook 04 resolves classes by this name."""
+    if cfg.dataset is not None:
+        if cfg.dataset not in DATASETS:
+            raise ConfigError(choices_text("dataset", cfg.dataset, list(DATASETS)) +
+                              " (--dataset; 'folder' = any folder in the MVTec AD layout)")
+        return cfg.dataset
+    if cfg.sample:
+        return "sample"
+    name = root.resolve().name
+    if name in DATASETS:
+        return name
+    log(f"note: {root} is not named after a known dataset ({', '.join(sorted(DATASETS))}); "
+        "using dataset 'folder' (any MVTec-layout root); pass --dataset to choose")
+    return "folder"
+
+
+def _check_classes(dataset: str, root: Path, categories: list[str],
+                   log: Callable[[str], None]) -> None:
+    """Notebook 04's class checks (layout, masks or none), done before notebook 01 runs."""
+    if get_dataset(dataset).source == "local" or not root.is_dir():  # LOCO: converted in 04
+        return  # a missing anomalib root is downloaded by notebook 04
+    for c in categories:
+        if not validate_class(root / c).has_masks:
+            log(f"note: {root / c} has no ground_truth/ folder: image metrics only (no pixel "
+                "AUROC or AUPRO)")
+
+
 def plan_run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Plan:
     """Check everything that can be checked before any long work; stage the notebooks."""
 
@@ -220,13 +250,16 @@ def plan_run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Plan:
         raise InputError(f"no notebooks (NN_name.ipynb / NN_name.py) in "
                          f"{cfg.notebooks_dir or NOTEBOOKS_DIR}; pass --notebooks-dir")
     chosen = select_notebooks(found, cfg.notebooks)
+    atomic.check_writable(cfg.out)
     prof = profile_or_tiny(cfg.profile, log=log) if cfg.fallback_tiny else get_profile(cfg.profile)
     root = (cfg.out / "sample-data") if cfg.sample else Path(cfg.data)
-    dataset = cfg.dataset or ("sample" if cfg.sample else root.resolve().name)
+    dataset = _dataset_name(cfg, root, log)
     cats = _categories(cfg, root)
     stage = cfg.out / STAGE_DIR
     staged = [_stage(nb, stage, cfg.kernel) for nb in chosen]
     declared = {p.stem: declared_parameters(p) for p in staged}
+    if not cfg.sample and any("dataset" in d for d in declared.values()):  # notebook 04
+        _check_classes(dataset, root, cats, log)
     unused = sorted(k for k in cfg.params if not any(k in d for d in declared.values()))
     if unused:
         raise ConfigError(f"parameter(s) {', '.join(unused)} are declared by none of the notebooks "
