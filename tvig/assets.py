@@ -103,6 +103,12 @@ def get(name: str) -> Asset:
     return REGISTRY[name]
 
 
+def force_hint(name: "str | None") -> str:
+    """The fix for a damaged cached file: ``replace it with:  tvig download --force NAME``."""
+    return (f"replace it with:  tvig download --force {name}" if name
+            else "delete it and rerun the command that wrote it")
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
