@@ -29,7 +29,9 @@ def lightning_checkpoint(state_dict: dict) -> dict:
     from lightning.fabric.utilities.data import AttributeDict
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from omegaconf import OmegaConf
-    from pytorch_lightning.callbacks.model_checkpoint import ModelCheckpoint as OldModelCheckpoint
+    from pytorch_lightning.callbacks.model_checkpoint import (
+        ModelCheckpoint as OldModelCheckpoint,
+    )
     from pytorch_lightning.utilities.parsing import AttributeDict as OldAttributeDict
 
     p = torch.nn.Parameter(torch.ones(3))

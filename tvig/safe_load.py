@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import json
 import pickle
 from pathlib import Path
 from typing import IO, Any
@@ -119,3 +120,38 @@ def _unsafe_globals(f: "str | Path | IO[bytes]") -> list[str]:
     except Exception:  # noqa: BLE001  (best effort: the message still names the file)
         return []
     return sorted(n for n in names if n not in ALLOWED_NAMES)
+
+
+def check_safetensors(path: "str | Path", asset: str | None = None) -> None:
+    """Refuse, in one line, a ``.safetensors`` file that is empty, truncated or not one at all.
+
+    The format is an 8-byte little-endian header length, a JSON header giving each tensor's
+    ``data_offsets``, then the data; the file must end exactly where the last tensor does.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "w.safetensors"); _ = open(p, "wb").write(b"<html>")
+    >>> check_safetensors(p, "clip")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    tvig.errors.AssetError: ...w.safetensors is not a safetensors file (6 bytes...
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    problem = None
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n < 2 or n > size - 8 or n > 100_000_000:
+            problem = f"{size} bytes, no valid header; an HTML page or an empty file?"
+        else:
+            try:
+                header = json.loads(f.read(n))
+                end = max((int(v["data_offsets"][1]) for k, v in header.items()
+                           if k != "__metadata__"), default=0)
+            except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as e:
+                problem = f"unreadable header: {type(e).__name__}"
+            else:
+                if 8 + n + end != size:
+                    problem = (f"{size} bytes but its header describes {8 + n + end}; "
+                               "truncated?")
+    if problem:
+        raise AssetError(f"{path} is not a safetensors file ({problem}); {force_hint(asset)}")

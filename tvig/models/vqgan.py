@@ -240,7 +240,7 @@ def _check_keys(model: VQGAN, state: dict[str, torch.Tensor], path: "str | Path"
             parts.append(f"{len(shapes)} shape mismatch(es) (file vs {arch.name}), first: "
                          f"{'; '.join(shapes[:3])}")
         raise AssetError(f"{path} does not match the VQGAN architecture {arch.name!r}: "
-                         + "; ".join(parts) + f" (a checkpoint of another model?); "
+                         + "; ".join(parts) + " (a checkpoint of another model?); "
                          + assets.force_hint(asset))
 
 

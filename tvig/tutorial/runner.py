@@ -36,6 +36,7 @@ from tvig.detection.sample_data import (
     write_sample_data,
 )
 from tvig.errors import ConfigError, InputError, choices_text
+from tvig.gates.run import ensure_checked
 from tvig.paths import run_dir
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.tutorial.setup_cell import (  # noqa: F401
@@ -220,7 +221,8 @@ def plan_run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Plan:
         raise InputError(f"no notebooks (NN_name.ipynb / NN_name.py) in "
                          f"{cfg.notebooks_dir or NOTEBOOKS_DIR}; pass --notebooks-dir")
     chosen = select_notebooks(found, cfg.notebooks)
-    prof = profile_or_tiny(cfg.profile, log=log) if cfg.fallback_tiny else get_profile(cfg.profile)
+    prof = (profile_or_tiny(cfg.profile, log=log, check=lambda p: ensure_checked(p, log=log))
+            if cfg.fallback_tiny else get_profile(cfg.profile))
     root = (cfg.out / "sample-data") if cfg.sample else Path(cfg.data)
     dataset = cfg.dataset or ("sample" if cfg.sample else root.resolve().name)
     cats = _categories(cfg, root)
