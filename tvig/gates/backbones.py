@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from tvig.gates.checks import BACKBONE_MIN_FRACTION, GateResult, backbone_gate
+from tvig.gates.photos import load_photos
 
 BACKBONES = ("resnet18", "wide_resnet50_2")  # PatchCore-R18 (tvig's default) and anomalib's
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -42,16 +43,15 @@ def cached_weights(name: str) -> Path | None:
     return None
 
 
-def backbone_gates(photos: torch.Tensor, *, device: "str | torch.device" = "cpu",
-                   names: tuple[str, ...] = BACKBONES) -> list[GateResult]:
-    """One gate per cached backbone; a single skipped row when none is cached."""
+def backbone_gates(*, device: "str | torch.device" = "cpu", names: tuple[str, ...] = BACKBONES,
+                   size: int = 224) -> list[GateResult]:
+    """One gate per cached backbone (photos at ``size``); one skipped row when none is cached."""
     import timm  # heavy: timm imports its whole model zoo; only the backbone gate needs it
 
     out = []
-    for name in names:
-        path = cached_weights(name)
-        if path is None:
-            continue
+    cached = [(n, p) for n in names if (p := cached_weights(n)) is not None]
+    photos = load_photos(size) if cached else None  # (N, 3, size, size)
+    for name, path in cached:
         net = timm.create_model(name, pretrained=True,
                                 pretrained_cfg_overlay={"file": str(path)}).eval().to(device)
         mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)

@@ -50,7 +50,7 @@ def run_check(profile: "str | Profile", *, device: "str | torch.device" = "cpu",
     results = [clip_gate(clip, photos, model=profile.clip_model, file=clip_file),
                vqgan_gate(vqgan, photos, model=profile.vqgan, file=vq_file)]
     if backbones:
-        results += backbone_gates(load_photos(224), device=device)
+        results += backbone_gates(device=device)
     brick = photos[[p.key for p in PHOTOS].index("brick")]
     results.append(chain_gate(vqgan, clip, brick))
     if record:
