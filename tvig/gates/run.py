@@ -104,3 +104,14 @@ def verdict_line(results: list[GateResult]) -> str:
     if not bad:
         return f"tvig check: {n}/{n} gates pass"
     return f"tvig check: {len(bad)} of {n} gates FAIL ({', '.join(bad)})"
+
+
+def quiet_verdict(profile: "str | Profile") -> str:
+    """One line for a notebook: the recorded (or freshly run) check of ``profile``'s weights;
+    on random weights a quick unrecorded run whose weight gates are expected to fail."""
+    profile = get_profile(profile)
+    if not profile_assets(profile):
+        line = verdict_line(run_check(profile, record=False, backbones=False))
+        return f"{line} - expected: profile {profile.name!r} has random weights"
+    ok, why = ensure_checked(profile, log=lambda s: None)
+    return f"tvig check ({profile.name}): {'pass' if ok else 'FAIL'}: {why}"
