@@ -208,6 +208,10 @@ def missing_assets(profile: Profile) -> list[str]:
     return [n for n in needed if n is not None and not assets.is_present(n)]
 
 
+def _value(v: "float | None") -> str:
+    return "n/a" if v is None else f"{v:.3g}"
+
+
 def recorded_verdict(profile: Profile) -> "tuple[bool | None, str]":
     """(passed, reason) from ``tvig check``'s records beside the profile's assets, valid only
     for the files cached now (sha256); (None, why) when a file has no matching record."""
@@ -219,7 +223,7 @@ def recorded_verdict(profile: Profile) -> "tuple[bool | None, str]":
             return None, (f"{name} is present, not checked (run: tvig check --profile "
                           f"{profile.name})")
         if not rec.get("passed"):
-            bad = [f"{g['model']} {g['gate']} {g['value']:.3g} < {g['threshold']:g}"
+            bad = [f"{g['model']} {g['gate']} {_value(g['value'])} < {g['threshold']:g}"
                    for g in rec.get("gates", []) if not (g["passed"] or g.get("skipped"))]
             return False, f"{name} failed tvig check: " + "; ".join(bad)
     return True, "every gate passed"

@@ -64,7 +64,10 @@ class GateResult:
                 f"{self.seconds:.1f}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready (a NaN value, e.g. a skipped gate, becomes None)."""
+        d = asdict(self)
+        d["value"] = self.value if math.isfinite(self.value) else None
+        return d
 
 
 def _timed(fn: Callable[[], tuple[float, str]]) -> tuple[float, str, float]:
