@@ -52,6 +52,7 @@ device = "auto"
 import matplotlib.pyplot as plt
 from IPython.display import display
 
+from tvig.gates.run import ensure_checked, quiet_verdict
 from tvig.models.clip import load_clip
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import image_grid
@@ -60,11 +61,19 @@ from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.seeding import resolve_device
 from tvig.detection.shots import load_shots
 
-prof = profile_or_tiny(profile)
+prof = profile_or_tiny(profile, check=ensure_checked)  # real weights only if `tvig check` passes
 run = RunPaths(out_dir if out_dir is not None else run_dir("runs", dataset, category))
 if prof.random_weights:
     print(RANDOM_WEIGHTS_BANNER)
 print("run folder:", run.root)
+
+# %% [markdown]
+# Do the weights do their job? `tvig check` names photos with CLIP, reconstructs them with the
+# VQGAN and takes a few guidance steps; its result is recorded beside the weights (by sha256),
+# so this line is instant after the first time. On `tiny` the weight gates fail, as they should.
+
+# %%
+print(quiet_verdict(prof))
 
 # %% [markdown]
 # ## 1 · The shots

@@ -98,10 +98,10 @@ def test_file_that_is_not_a_checkpoint(ckpt_asset):  # noqa: F811
     _, folder, profile = ckpt_asset
     (folder / "last.ckpt").write_bytes(b"<html>not a checkpoint</html>")
     before = _listing(folder)
-    with pytest.raises(AssetError, match=r"last\.ckpt (is not a PyTorch|could not be read as a) "
-                                         r"checkpoint.*\n.*"
-                                         r"tvig download --force test_vqgan"):
+    with pytest.raises(AssetError, match=r"last\.ckpt is not a PyTorch checkpoint.*"
+                                         r"tvig download --force test_vqgan") as e:
         load_vqgan(profile)
+    assert "\n" not in str(e.value)  # one line
     assert _listing(folder) == before  # nothing written next to it
 
 

@@ -92,8 +92,9 @@ def test_checkpoint_of_another_architecture(tmp_path):
         load_vqgan_files(None, tmp_path / "partial.ckpt", "tiny")
 
 
-def test_old_lightning_pickle_with_uninstalled_classes_loads(tmp_path, monkeypatch):
-    """Real last.ckpt files pickle Lightning objects; a missing class must not block loading."""
+def test_a_pickled_object_of_an_uninstalled_class_is_refused_not_stubbed(tmp_path, monkeypatch):
+    """Only the allow-listed Lightning entries are stubbed (tests/test_safe_load.py); any other
+    class is refused by name instead of being resolved or imported."""
     (tmp_path / "fakelightning.py").write_text("class ModelCheckpoint:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import fakelightning
@@ -103,8 +104,9 @@ def test_old_lightning_pickle_with_uninstalled_classes_loads(tmp_path, monkeypat
                tmp_path / "old.ckpt")
     monkeypatch.delitem(sys.modules, "fakelightning")
     (tmp_path / "fakelightning.py").unlink()
-    loaded = read_state_dict(tmp_path / "old.ckpt")
-    assert torch.equal(loaded["quant_conv.weight"], sd["quant_conv.weight"])
+    with pytest.raises(AssetError, match=r"old\.ckpt refused: it asks for fakelightning\."
+                                         r"ModelCheckpoint"):
+        read_state_dict(tmp_path / "old.ckpt")
 
 
 def test_tiny_shapes_and_range(tiny_vq):

@@ -103,6 +103,12 @@ def get(name: str) -> Asset:
     return REGISTRY[name]
 
 
+def force_hint(name: "str | None") -> str:
+    """The fix for a damaged cached file: ``replace it with:  tvig download --force NAME``."""
+    return (f"replace it with:  tvig download --force {name}" if name
+            else "delete it and rerun the command that wrote it")
+
+
 def _stamp(path: Path) -> Path:
     return path.with_name(path.name + ".verified.json")
 
@@ -266,3 +272,38 @@ def status() -> list[dict[str, object]]:
         rows.append(dict(name=name, present=present, bytes=size, licence=a.licence,
                          description=a.description, folder=str(a.folder)))
     return rows
+
+
+# ------------------------------------------------------------------ functional check records
+CHECK_FILE = "tvig-check.json"  # beside the asset's files: `tvig check`'s gates for them
+
+
+def file_digests(name: str) -> dict[str, str]:
+    """``{filename: sha256}`` of the asset's cached files (cheap: the verify stamps)."""
+    a = get(name)
+    return {af.filename: verify_file(af, a.folder / af.filename) for af in a.files}
+
+
+def write_check(name: str, record: dict) -> Path:
+    """Record a check of asset ``name`` beside its files, keyed by their sha256s."""
+    path = get(name).folder / CHECK_FILE
+    atomic.write_json(path, {**record, "files": file_digests(name)})
+    return path
+
+
+def read_check(name: str) -> dict | None:
+    """The recorded check of ``name`` if it was made on the files cached now, else None."""
+    a = get(name)
+    try:
+        rec = json.loads((a.folder / CHECK_FILE).read_text())
+        return rec if rec.get("files") == file_digests(name) else None
+    except (OSError, ValueError, AssetError, AttributeError):
+        return None
+
+
+def check_state(name: str) -> str:
+    """``checked`` (every gate passed), ``check FAILED``, or ``present, not checked``."""
+    rec = read_check(name)
+    if rec is None:
+        return "present, not checked"
+    return "checked" if rec.get("passed") else "check FAILED"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tvig import assets
-from tvig.errors import ConfigError, choices_text
+from tvig.errors import AssetError, ConfigError, choices_text
 
 
 @dataclass(frozen=True)
@@ -208,18 +208,55 @@ def missing_assets(profile: Profile) -> list[str]:
     return [n for n in needed if n is not None and not assets.is_present(n)]
 
 
-def profile_or_tiny(name: str, *, log=print) -> Profile:
-    """The named profile if its weights are cached; otherwise ``tiny``, saying so loudly.
+def _value(v: "float | None") -> str:
+    return "n/a" if v is None else f"{v:.3g}"
 
-    Used by the demo so that a fresh offline machine still runs end to end.
+
+def recorded_verdict(profile: Profile) -> "tuple[bool | None, str]":
+    """(passed, reason) from ``tvig check``'s records beside the profile's assets, valid only
+    for the files cached now (sha256); (None, why) when a file has no matching record."""
+    for name in (profile.clip_asset, profile.arch.asset):
+        if name is None:
+            continue
+        rec = assets.read_check(name)
+        if rec is None:
+            return None, (f"{name} is present, not checked (run: tvig check --profile "
+                          f"{profile.name})")
+        if not rec.get("passed"):
+            bad = [f"{g['model']} {g['gate']} {_value(g['value'])} < {g['threshold']:g}"
+                   for g in rec.get("gates", []) if not (g["passed"] or g.get("skipped"))]
+            return False, f"{name} failed tvig check: " + "; ".join(bad)
+    return True, "every gate passed"
+
+
+def profile_or_tiny(name: str, *, log=print,
+                    check: "Callable[[Profile], tuple[bool | None, str]] | None" = None
+                    ) -> Profile:
+    """The named profile if its weights are cached *and* pass ``tvig check``; else ``tiny``,
+    saying so loudly with the reason.
+
+    ``check`` gives the verdict (e.g. :func:`tvig.gates.run.ensure_checked`, which runs the
+    check once and records it); by default only a recorded check counts. Used by the demo so
+    that a fresh offline machine still runs end to end.
     """
     p = get_profile(name)
     missing = missing_assets(p)
-    if not missing:
+    if missing:
+        reasons = [f"profile {name!r} needs weights that are not in the cache: "
+                   f"{', '.join(missing)}", f"fetch them with:  tvig download {' '.join(missing)}"]
+    elif p.random_weights:
         return p
+    else:
+        try:
+            ok, why = (check or recorded_verdict)(p)
+        except AssetError as e:  # a cached file cannot even be read
+            ok, why = False, str(e)
+        if ok:
+            return p
+        reasons = [f"profile {name!r} is not used: {why}"]
     log("!" * 78)
-    log(f"!! profile {name!r} needs weights that are not in the cache: {', '.join(missing)}")
-    log(f"!! fetch them with:  tvig download {' '.join(missing)}")
+    for line in reasons:
+        log(f"!! {line}")
     log("!! falling back to profile 'tiny' (RANDOM WEIGHTS: results are meaningless)")
     log("!" * 78)
     return PROFILES["tiny"]

@@ -1,5 +1,9 @@
 """``tvig assets`` (list the registry, what is cached and the cached timm backbones) and
-``tvig download [NAMES]``."""
+``tvig download [NAMES]``.
+
+A present weight file is shown as "checked" when ``tvig check`` passed on exactly these files
+(sha256), "check FAILED", or "present, not checked".
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,16 @@ def _assets(args: argparse.Namespace) -> int:
     print(f"cache: {cache_dir()}  (set TVIG_HOME to move it)")
     w = max(len(r["name"]) for r in rows)
     for r in rows:
-        state = "present" if r["present"] else "missing"
+        state = ("missing" if not r["present"] else
+                 assets.check_state(r["name"]) if assets.get(r["name"]).kind == "file" else "present")
         size = f"{r['bytes'] / 1e6:8.1f} MB" if r["bytes"] else " " * 11
-        print(f"  {r['name']:<{w}}  {state:<7}  {size}  {r['description']}  [{r['licence']}]")
+        print(f"  {r['name']:<{w}}  {state:<20}  {size}  {r['description']}  [{r['licence']}]")
     missing = [r["name"] for r in rows if not r["present"]]
     if missing:
         print(f"fetch missing assets with:  tvig download {' '.join(missing)}")
+    if any(r["present"] and assets.get(r["name"]).kind == "file"
+           and assets.check_state(r["name"]) != "checked" for r in rows):
+        print("check that weights do their job with:  tvig check --profile paper")
     backbones = cached_backbones()
     print(f"timm backbones cached in {hf_hub_cache()} (tvig detect --backbone NAME): "
           + (", ".join(backbones) if backbones else "none (online, timm.create_model(NAME, "

@@ -52,6 +52,7 @@ from tvig.generator.optimisation import optimise
 from tvig.images import to_uint8
 from tvig.integrator.scoring import Scores, merge_latents, score_terms, top_m
 from tvig.profiles import Profile
+from tvig.safe_load import load_checkpoint
 from tvig.speed import SpeedConfig, autocast, split_on_oom
 
 Callback = Callable[[str, dict], None]  # (event, info); events: "round"
@@ -129,15 +130,19 @@ class RoundRecord:
         return self.candidates.float() / 255.0
 
     def save(self, path: "str | Path") -> None:
+        """Write tensors, numbers and lists only, so :meth:`load` needs no unsafe unpickling."""
         buf = io.BytesIO()
-        d = dataclasses.asdict(self)
-        d["scores"] = dataclasses.asdict(self.scores)
+        d = dataclasses.asdict(self)  # Scores becomes a dict of tensors too
+        d["history"] = {k: [float(v) for v in vs] for k, vs in self.history.items()}
+        d["round"], d["seed"], d["step_seconds"] = int(self.round), int(self.seed), \
+            float(self.step_seconds)
         torch.save(d, buf)
         atomic.write_bytes(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: "str | Path") -> "RoundRecord":
-        d = torch.load(path, map_location="cpu", weights_only=False)
+        """Read a saved round with ``weights_only=True`` (a crafted file cannot run code)."""
+        d = load_checkpoint(path)
         d["scores"] = Scores(**d["scores"])
         return cls(**d)
 

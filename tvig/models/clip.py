@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -21,8 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from tvig import assets
+from tvig.errors import AssetError
 from tvig.paths import PACKAGE_DATA
 from tvig.profiles import Profile
+from tvig.safe_load import check_safetensors
 from tvig.seeding import seeded
 
 CONFIG_DIR = PACKAGE_DATA
@@ -93,10 +96,7 @@ def load_clip(profile: Profile, device: "str | torch.device" = "cpu") -> Clip:
         with seeded(0):
             model = open_clip.create_model(profile.clip_model, pretrained=None)
     else:
-        folder = assets.require(profile.clip_asset)
-        weights = next(iter(sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-                            + sorted(folder.glob("*.pt"))))
-        model = open_clip.create_model(profile.clip_model, pretrained=str(weights))
+        model = _pretrained(open_clip, profile)
     cfg = open_clip.get_model_preprocess_cfg(model)
     size = cfg.get("size", 224)
     size = size[0] if isinstance(size, (tuple, list)) else size
@@ -104,3 +104,23 @@ def load_clip(profile: Profile, device: "str | torch.device" = "cpu") -> Clip:
     clip = Clip(model, tokenizer, int(size), cfg.get("mean", OPENAI_MEAN), cfg.get("std", OPENAI_STD),
                 name=profile.clip_model)
     return clip.to(device)
+
+
+def clip_weights_file(profile: Profile) -> Path:
+    """The cached weights file of the profile's CLIP asset (verified present)."""
+    folder = assets.require(profile.clip_asset)
+    return next(iter(sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+                     + sorted(folder.glob("*.pt"))))
+
+
+def _pretrained(open_clip, profile: Profile) -> nn.Module:
+    """open_clip's model with the cached weights; a damaged file is one line, not a traceback."""
+    weights = clip_weights_file(profile)
+    if weights.suffix == ".safetensors":
+        check_safetensors(weights, profile.clip_asset)
+    try:  # open_clip reads .bin/.pt files with weights_only=True
+        return open_clip.create_model(profile.clip_model, pretrained=str(weights))
+    except Exception as e:  # wrong model's weights, damaged tensors
+        what = " ".join(str(e).split())[:200]
+        raise AssetError(f"{weights} does not load into {profile.clip_model} ({type(e).__name__}: "
+                         f"{what}); {assets.force_hint(profile.clip_asset)}") from None

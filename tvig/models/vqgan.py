@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import pickle
-import types
 from pathlib import Path
 
 import torch
@@ -32,6 +30,7 @@ from tvig import assets, atomic
 from tvig.errors import AssetError
 from tvig.models.checkpointing import decoder_forward
 from tvig.profiles import VQGAN_ARCHS, Profile, VQGANArch
+from tvig.safe_load import load_checkpoint
 from tvig.seeding import seeded
 
 BETA = 0.25  # taming's commitment weight; unused at inference, kept for config parity
@@ -152,34 +151,32 @@ def load_vqgan(profile: Profile, device: "str | torch.device" = "cpu") -> VQGAN:
         return build_vqgan(arch).to(device)
 
     folder = assets.require(arch.asset)
-    try:
-        model = load_vqgan_files(folder / "model.yaml", folder / "last.ckpt", arch)
-    except AssetError as e:  # the registry has no sha256 for these files: say how to replace
-        raise AssetError(f"{e}\nReplace the cached files with:  tvig download --force "
-                         f"{arch.asset}") from None
+    # the registry has no sha256 for these files: every error names the replacing command
+    model = load_vqgan_files(folder / "model.yaml", folder / "last.ckpt", arch, asset=arch.asset)
     return model.to(device)
 
 
 def load_vqgan_files(config: "str | Path | None", ckpt: "str | Path",
-                     arch: "str | VQGANArch") -> VQGAN:
+                     arch: "str | VQGANArch", *, asset: str | None = None) -> VQGAN:
     """Build ``arch`` and load a taming checkpoint into it, checking the yaml when given.
 
     Raises :class:`AssetError` naming the file and what differs when the yaml describes
-    another architecture, the file is not a checkpoint, or its keys/shapes do not match.
+    another architecture, the file is not a checkpoint, or its keys/shapes do not match;
+    with ``asset`` the message ends with ``tvig download --force <asset>``.
     """
     if isinstance(arch, str):
         arch = VQGAN_ARCHS[arch]
     if config is not None:
-        check_config(config, arch)
-    state = read_state_dict(ckpt)
+        check_config(config, arch, asset=asset)
+    state = read_state_dict(ckpt, asset=asset)
     with seeded(0):
         model = VQGAN(arch)
-    _check_keys(model, state, ckpt, arch)
+    _check_keys(model, state, ckpt, arch, asset)
     model.load_state_dict(state, strict=True)
     return model.eval().requires_grad_(False)
 
 
-def check_config(path: "str | Path", arch: VQGANArch) -> None:
+def check_config(path: "str | Path", arch: VQGANArch, asset: str | None = None) -> None:
     """Compare a taming ``model.yaml`` with ``arch``; AssetError listing differing fields."""
 
     path = Path(path)
@@ -188,10 +185,11 @@ def check_config(path: "str | Path", arch: VQGANArch) -> None:
         params = cfg["model"]["params"]
         dd = params["ddconfig"]
     except FileNotFoundError:
-        raise AssetError(f"VQGAN config not found: {path}") from None
+        raise AssetError(f"VQGAN config not found: {path}; {assets.force_hint(asset)}") from None
     except (yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as e:
+        what = " ".join(f"{type(e).__name__}: {e}".split())[:160]
         raise AssetError(f"{path} is not a taming-transformers model.yaml (need model.params."
-                         f"ddconfig; {type(e).__name__}: {e})") from None
+                         f"ddconfig; {what}); {assets.force_hint(asset)}") from None
     want = {"embed_dim": arch.embed_dim, "n_embed": arch.n_embed, **arch.ddconfig()}
     have = {"embed_dim": params.get("embed_dim"), "n_embed": params.get("n_embed"), **dd}
     diff = []
@@ -204,18 +202,20 @@ def check_config(path: "str | Path", arch: VQGANArch) -> None:
         diff.append(f"{k}: file {got!r} vs {arch.name} {v!r}")
     if diff:
         raise AssetError(f"{path} describes another VQGAN than {arch.name!r}: " + "; ".join(diff)
-                         + " (wrong asset folder, or choose the matching vqgan in the profile)")
+                         + " (wrong asset folder, or choose the matching vqgan in the profile; "
+                         + f"{assets.force_hint(asset)})")
 
 
-def read_state_dict(path: "str | Path") -> dict[str, torch.Tensor]:
+def read_state_dict(path: "str | Path", asset: str | None = None) -> dict[str, torch.Tensor]:
     """The model weights of a Lightning ``.ckpt`` (``state_dict`` without ``loss.*``).
 
-    A bare state_dict file is accepted too. Anything else raises :class:`AssetError`.
+    A bare state_dict file is accepted too. Anything else raises :class:`AssetError`; the
+    file is read by :func:`tvig.safe_load.load_checkpoint` (never runs code from it).
     """
     path = Path(path)
     if not path.is_file():
-        raise AssetError(f"VQGAN checkpoint not found: {path}")
-    obj = _torch_load(path)
+        raise AssetError(f"VQGAN checkpoint not found: {path}; {assets.force_hint(asset)}")
+    obj = load_checkpoint(path, asset=asset)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         sd = obj["state_dict"]
     elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -223,54 +223,12 @@ def read_state_dict(path: "str | Path") -> dict[str, torch.Tensor]:
     else:
         keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise AssetError(f"{path} is not a taming/Lightning checkpoint: no 'state_dict' "
-                         f"(found {keys}); expected the VQGAN's last.ckpt")
+                         f"(found {keys}); expected the VQGAN's last.ckpt; {assets.force_hint(asset)}")
     return {k: v for k, v in sd.items() if not k.startswith("loss.")}
 
 
-def _torch_load(path: Path):
-    """torch.load, safe mode first; old Lightning pickles fall back to a lenient unpickler
-    that stubs classes which are not installed (e.g. pytorch_lightning callbacks)."""
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass  # not tensors-only: try the lenient way below
-    except Exception as e:  # zip/pickle damage, an image, a text file...
-        raise AssetError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:200]}); re-download it with tvig download"
-                         ) from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False,
-                          pickle_module=_lenient_pickle())
-    except Exception as e:
-        raise AssetError(f"{path} could not be read as a checkpoint ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:200]})") from None
-
-
-def _lenient_pickle():
-    class _Stub:
-        def __init__(self, *a, **k) -> None:
-            pass
-
-        def __setstate__(self, state) -> None:
-            self.state = state
-
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module: str, name: str):
-            try:
-                return super().find_class(module, name)
-            except (ImportError, AttributeError):
-                return type(name, (_Stub,), {"__module__": module})
-
-    mod = types.ModuleType("tvig_lenient_pickle")
-    mod.Unpickler = Unpickler
-    mod.load = lambda f, **kw: Unpickler(f, **kw).load()
-    mod.__dict__.update({k: getattr(pickle, k) for k in ("UnpicklingError", "HIGHEST_PROTOCOL")})
-    return mod
-
-
 def _check_keys(model: VQGAN, state: dict[str, torch.Tensor], path: "str | Path",
-                arch: VQGANArch) -> None:
+                arch: VQGANArch, asset: str | None = None) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     extra = [k for k in state if k not in own]
@@ -286,7 +244,8 @@ def _check_keys(model: VQGAN, state: dict[str, torch.Tensor], path: "str | Path"
             parts.append(f"{len(shapes)} shape mismatch(es) (file vs {arch.name}), first: "
                          f"{'; '.join(shapes[:3])}")
         raise AssetError(f"{path} does not match the VQGAN architecture {arch.name!r}: "
-                         + "; ".join(parts) + " (a checkpoint of another model?)")
+                         + "; ".join(parts) + " (a checkpoint of another model?); "
+                         + assets.force_hint(asset))
 
 
 def write_taming_files(model: VQGAN, folder: "str | Path", *,

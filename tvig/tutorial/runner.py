@@ -37,6 +37,7 @@ from tvig.detection.sample_data import (
     write_sample_data,
 )
 from tvig.errors import ConfigError, InputError, choices_text
+from tvig.gates.run import ensure_checked
 from tvig.paths import run_dir
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.tutorial.setup_cell import (  # noqa: F401
@@ -251,7 +252,8 @@ def plan_run(cfg: RunConfig, *, log: Callable[[str], None] = print) -> Plan:
                          f"{cfg.notebooks_dir or NOTEBOOKS_DIR}; pass --notebooks-dir")
     chosen = select_notebooks(found, cfg.notebooks)
     atomic.check_writable(cfg.out)
-    prof = profile_or_tiny(cfg.profile, log=log) if cfg.fallback_tiny else get_profile(cfg.profile)
+    prof = (profile_or_tiny(cfg.profile, log=log, check=lambda p: ensure_checked(p, log=log))
+            if cfg.fallback_tiny else get_profile(cfg.profile))
     root = (cfg.out / "sample-data") if cfg.sample else Path(cfg.data)
     dataset = _dataset_name(cfg, root, log)
     cats = _categories(cfg, root)
