@@ -67,6 +67,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from tvig import atomic
+from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import resolve_class
 from tvig.detection.grid import GridSpec, gains, plan_train_sets, run_grid, summarise
 from tvig.detection.run import run_dir_for
@@ -117,11 +118,11 @@ pd.DataFrame([dict(category=c, train_good=l.n_train, test_good=l.n_test_good,
 # works, not how good the method is.
 
 # %%
-spec = GridSpec(categories=classes, shots=shots, models=models, train_sets=train_sets,
-                seeds=seed_list)
-run_grid(spec, data_root=data_root, dataset=dataset, out_dir=det_dir,
-         image_size=P.detect_image_size, generated_dir=gen if "generated" in train_sets else None,
-         n_augment=n_augment, keep_maps=True, device=device)
+config = DetectionConfig(models=models, image_size=P.detect_image_size, shots=shots,
+                         seeds=seed_list, train_sets=train_sets, device=device,
+                         n_augment=n_augment, keep_maps=True)
+run_grid(GridSpec(classes, config), data_root=data_root, dataset=dataset, out_dir=det_dir,
+         generated_dir=gen if "generated" in train_sets else None)
 results = pd.DataFrame(atomic.read_csv(det_dir / "results.csv"))
 results
 

@@ -8,8 +8,10 @@ grid runner (:mod:`tvig.detection.grid`) calls it for every combination and resu
 
 Example:
     >>> from tvig.detection.run import run_detection
-    >>> row = run_detection(None, "brick", k=1, seed=0, model="padim", train_set="real",
-    ...                     image_size=64, out_dir="/tmp/det", dataset="sample")  # doctest: +SKIP
+    >>> from tvig.detection.config import DetectionConfig
+    >>> cfg = DetectionConfig(models="padim", image_size=64)
+    >>> row = run_detection(cfg, None, "brick", k=2, seed=0, model="padim", train_set="real",
+    ...                     out_dir="/tmp/det", dataset="sample")  # doctest: +SKIP
     >>> row["image_auroc"], row["pixel_auroc"], row["aupro"]                   # doctest: +SKIP
 """
 
@@ -34,10 +36,11 @@ from tvig.detection.datasets import (
     resolve_class,
     sample_shots,
 )
+from tvig.detection.config import DetectionConfig
 from tvig.detection.detectors import build_detector, get_detector
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
-from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig, build_training_set
-from tvig.errors import InputError, NumericsError, choices_text
+from tvig.detection.training_sets import build_training_set
+from tvig.errors import InputError, NumericsError
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
                   "n_generated", "n_augmented", "image_auroc", "pixel_auroc", "aupro", "seconds", "pretrained",
@@ -98,20 +101,17 @@ class Prepared:
     k: "int | str"
 
 
-def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, *,
-            out_dir, dataset: str, generated_dir=None, n_augment: int | None = None,
-            download: bool = False, augment: AugmentConfig = AugmentConfig()) -> Prepared:
-    """Validate every input and build the training set; raises :mod:`tvig.errors` early."""
-    get_detector(model)
-    if train_set not in TRAIN_SETS:
-        raise InputError(choices_text("train set", train_set, list(TRAIN_SETS)))
+def prepare(config: DetectionConfig, data_root, category: str, k, seed: int, model: str,
+            train_set: str, *, out_dir, dataset: str, generated_dir=None) -> Prepared:
+    """Resolve the class and build the training set (``config`` is already checked)."""
+    layout = resolve_class(dataset, data_root, category, download=config.download,
+                           work_dir=out_dir)
     k = parse_shots(k)
-    layout = resolve_class(dataset, data_root, category, download=download, work_dir=out_dir)
     run_dir = run_dir_for(out_dir, dataset, category, k, seed)
     shots = sample_shots(layout, k, seed, run_dir / "real")
     training = build_training_set(train_set, shots, run_dir, generated_dir=generated_dir,
-                                  n_extra=n_augment if train_set == "augmented" else None,
-                                  seed=seed, augment=augment)
+                                  n_extra=config.n_augment if train_set == "augmented" else None,
+                                  seed=seed, augment=config.augment)
     need = get_detector(model).min_train
     if training.n_train < need:
         raise InputError(f"{model} needs at least {need} training images, but train set "
@@ -162,32 +162,32 @@ def save_maps(engine, model, datamodule, path: Path) -> Path:
     return path
 
 
-def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: "int | str",
-                  seed: int, model: str, train_set: str = "real", *,
-                  generated_dir: "str | os.PathLike[str] | None" = None, image_size: int = 256,
-                  out_dir: "str | os.PathLike[str]", dataset: str = "folder",
-                  n_augment: int | None = None, backbone: str | None = None,
-                  pretrained: bool | None = None, epochs: int | None = None,
-                  batch_size: int = 8, device: str = "cpu", download: bool = False,
-                  keep_maps: bool = False, imagenet_dir=None,
+def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | None",
+                  category: str, k: "int | str", seed: int, model: str, train_set: str = "real",
+                  *, out_dir: "str | os.PathLike[str]", dataset: str = "folder",
+                  generated_dir: "str | os.PathLike[str] | None" = None, imagenet_dir=None,
                   results_csv: "str | os.PathLike[str] | None" = None,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit and test one detector; append its row to ``results_csv`` (default
     ``out_dir/results.csv``) and return it.
 
-    ``train_set``: ``real`` (k shots), ``generated`` (+ every image of ``generated_dir``) or
-    ``augmented`` (+ ``n_augment`` augmentations of the shots; default: as many as
-    ``generated_dir`` holds). ``pretrained=None`` uses backbone weights only when cached.
-    With ``keep_maps`` the test-set anomaly maps are saved for :mod:`tvig.plots.detection`.
+    ``config``: image size, epochs, backbone, device, augmentation, ... (checked once where it
+    was built). ``train_set``: ``real`` (k shots), ``generated`` (+ every image of
+    ``generated_dir``) or ``augmented`` (+ ``config.n_augment`` augmentations of the shots;
+    default: as many as ``generated_dir`` holds). With ``config.keep_maps`` the test-set
+    anomaly maps are saved for :mod:`tvig.plots.detection`.
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.engine import Engine
     # heavy: Lightning loads with anomalib; only detection needs it
     from lightning.pytorch import seed_everything
 
-    p = prepare(data_root, category, k, seed, model, train_set, out_dir=out_dir,
-                dataset=dataset, generated_dir=generated_dir, n_augment=n_augment,
-                download=download)
+    if model not in config.models or train_set not in config.train_sets:
+        raise InputError(f"run ({model}, {train_set}) is not in the config's models "
+                         f"{list(config.models)} / train sets {list(config.train_sets)}")
+    p = prepare(config, data_root, category, k, seed, model, train_set, out_dir=out_dir,
+                dataset=dataset, generated_dir=generated_dir)
+    image_size = config.image_size
     imagenet_real = True
     if model == "efficient_ad":
 
@@ -195,13 +195,13 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
         if not imagenet_real:
             log(STANDIN_NOTE.format(path=imagenet_dir))
     seed_everything(seed, workers=True, verbose=False)  # a random backbone's init too
-    detector, info = build_detector(model, image_size=image_size, pretrained=pretrained,
-                                    backbone=backbone, imagenet_dir=imagenet_dir)
+    detector, info = build_detector(model, image_size=image_size, pretrained=config.pretrained,
+                                    backbone=config.backbone, imagenet_dir=imagenet_dir)
     if info.note:
         log(info.note)
     work = p.run_dir / f"{model}_{train_set}_{image_size}px"
-    dm = _datamodule(p, info.train_batch_size or batch_size, seed)
-    n_epochs = epochs or info.epochs
+    dm = _datamodule(p, info.train_batch_size or config.batch_size, seed)
+    n_epochs = config.epochs or info.epochs
     if model == "efficient_ad" and n_epochs * p.training.n_train < 2:  # batch size is 1
         raise InputError("efficient_ad needs >= 2 training steps (epochs x images); anomalib's "
                          "LR schedule steps at int(0.95 x steps). Use more epochs or images.")
@@ -209,7 +209,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     with quiet_lightning(), keep_interrupts():
         seed_everything(seed, workers=True, verbose=False)
         check = finite_check()
-        engine = Engine(default_root_dir=work, logger=False, accelerator=device, devices=1,
+        engine = Engine(default_root_dir=work, logger=False, accelerator=config.device, devices=1,
                         max_epochs=n_epochs, check_val_every_n_epoch=n_epochs, barebones=True,
                         callbacks=[check])
         engine.fit(model=detector, datamodule=dm)
@@ -219,7 +219,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
         raise NumericsError(f"{model} produced {check.bad} non-finite anomaly scores on "
                             f"{category} (k={p.k}, {train_set}); no row was written. Try more "
                             "training images or another model.")
-    if keep_maps:
+    if config.keep_maps:
         save_maps(engine, detector, dm, work / "maps.npz")
     row = dict(dataset=dataset, category=category, model=model, k=p.k, seed=seed,
                train_set=train_set, n_train=p.training.n_train,
