@@ -36,6 +36,11 @@ class Resources:
     gpus_per_detect: float = 0.0
     retries: int = 3  # Ray retries of a task whose worker died
 
+    @property
+    def threads(self) -> int:
+        """torch threads per unit, serial and Ray alike (same sums, same bytes)."""
+        return max(1, int(self.cpus_per_unit))
+
     def __post_init__(self) -> None:
         for name in ("cpus_per_unit", "gpus_per_generate", "gpus_per_detect"):
             if getattr(self, name) < 0:
@@ -56,7 +61,7 @@ def _skipped(unit: Unit, why: str) -> dict[str, Any]:
             "error": why}
 
 
-def run_serial(units: Sequence[Unit], out: Path, bar) -> list[dict[str, Any]]:
+def run_serial(units: Sequence[Unit], out: Path, bar, threads: int) -> list[dict[str, Any]]:
     failed: set[str] = set()
     results = []
     for u in units:
@@ -64,7 +69,7 @@ def run_serial(units: Sequence[Unit], out: Path, bar) -> list[dict[str, Any]]:
             r = _skipped(u, "a unit it needs failed")
         else:
             bar.set_postfix_str(u.label, refresh=False)
-            r = run_unit(u, out)
+            r = run_unit(u, out, threads)
         if r["status"] == "failed":
             failed.add(u.fp)
         results.append(r)
@@ -72,11 +77,11 @@ def run_serial(units: Sequence[Unit], out: Path, bar) -> list[dict[str, Any]]:
     return results
 
 
-def _ray_unit(unit: Unit, out: str, *deps: dict[str, Any]) -> dict[str, Any]:
+def _ray_unit(unit: Unit, out: str, threads: int, *deps: dict[str, Any]) -> dict[str, Any]:
     """A Ray task: the unit, after the units it reads (their results are ``deps``)."""
     if any(d["status"] == "failed" for d in deps):
         return _skipped(unit, "a unit it needs failed")
-    return run_unit(unit, out)
+    return run_unit(unit, out, threads)
 
 
 def _check_token(path: str, token: str) -> str:
@@ -151,7 +156,8 @@ def run_ray(units: Sequence[Unit], out: Path, bar, *, address: str | None,
         refs: dict[str, Any] = {}
         for u in units:
             deps = [refs[d] for d in u.deps if d in refs]
-            refs[u.fp] = task.options(**resources.options(u.kind)).remote(u, str(out), *deps)
+            refs[u.fp] = task.options(**resources.options(u.kind)).remote(u, str(out), resources.threads,
+                                                                  *deps)
         pending, results = list(refs.values()), []
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
@@ -178,7 +184,7 @@ def run_units(units: Sequence[Unit], out: "str | os.PathLike[str]", *,
     bar = tqdm(total=len(todo), desc="units", unit="unit", disable=not progress)
     try:
         if executor == "serial":
-            return run_serial(todo, out, bar)
+            return run_serial(todo, out, bar, resources.threads)
         return run_ray(todo, out, bar, address=address, resources=resources,
                        num_cpus=num_cpus)
     finally:

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from tvig import atomic
 from tvig.detection.datasets import choose_files, validate_class
 from tvig.detection.provenance import check_generated_shots
@@ -112,9 +114,14 @@ def _detect(unit: Unit, out: Path, work: Path) -> dict[str, Any]:
 RUNNERS = {"shots": _shots, "prompt": _prompt, "generated": _generated, "detect": _detect}
 
 
-def run_unit(unit: Unit, out: "str | os.PathLike[str]") -> dict[str, Any]:
-    """Make ``unit`` unless it is complete; returns {kind, fp, status, seconds[, error]}."""
+def run_unit(unit: Unit, out: "str | os.PathLike[str]", threads: int = 1) -> dict[str, Any]:
+    """Make ``unit`` unless it is complete; returns {kind, fp, status, seconds[, error]}.
+
+    ``threads``: torch CPU threads, the same for every executor (float sums depend on it,
+    so a unit gives the same bytes serially and on Ray).
+    """
     out = Path(out)
+    torch.set_num_threads(threads)
     final, work = unit_dir(out, unit), partial_dir(out, unit)
     if is_done(out, unit):
         return {"kind": unit.kind, "fp": unit.fp, "status": "skipped", "seconds": 0.0}
