@@ -89,8 +89,8 @@ def test_detect_bad_parameters(extra, needle, sample_root, tmp_path, capsys, no_
 
 def test_grid_shots_too_few_for_the_model(sample_root, tmp_path, capsys, no_work):
     out = tmp_path / "det"
-    _one_line_error(capsys, ["detect-grid", "--data", sample_root, "--dataset", "sample",
-                             "--categories", "brick", "--shots", "1", "--models", "padim",
+    _one_line_error(capsys, ["detect", "--data", sample_root, "--dataset", "sample",
+                             "--category", "brick", "--shots", "1", "--model", "padim",
                              "--profile", "tiny", "--out", out],
                     "padim needs at least 2 training images; the real train set with k=1", out)
 

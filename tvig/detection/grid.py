@@ -119,15 +119,11 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_dir=
 
     rows = []
     for j in tqdm(jobs, desc="detection runs", disable=not progress):
-        extra = on_row(j) if on_row else {}
-        row = run_detection(spec.config, data_root, j["category"], j["k"], j["seed"],
-                            j["model"], j["train_set"], out_dir=out_dir, dataset=dataset,
-                            generated_dir=generated_for(generated_dir, j["category"]),
-                            results_csv=None if extra else csv, log=log_once)
-        if extra:
-            row = {**row, **extra}
-            atomic.append_csv_rows(csv, [row])
-        rows.append(row)
+        rows.append(run_detection(spec.config, data_root, j["category"], j["k"], j["seed"],
+                                  j["model"], j["train_set"], out_dir=out_dir, dataset=dataset,
+                                  generated_dir=generated_for(generated_dir, j["category"]),
+                                  results_csv=csv, extra=on_row(j) if on_row else None,
+                                  log=log_once))
     return rows
 
 

@@ -167,6 +167,7 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
                   *, out_dir: "str | os.PathLike[str]", dataset: str = "folder",
                   generated_dir: "str | os.PathLike[str] | None" = None, imagenet_dir=None,
                   results_csv: "str | os.PathLike[str] | None" = None,
+                  extra: dict[str, Any] | None = None,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit and test one detector; append its row to ``results_csv`` (default
     ``out_dir/results.csv``) and return it.
@@ -175,7 +176,8 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
     was built). ``train_set``: ``real`` (k shots), ``generated`` (+ every image of
     ``generated_dir``) or ``augmented`` (+ ``config.n_augment`` augmentations of the shots;
     default: as many as ``generated_dir`` holds). With ``config.keep_maps`` the test-set
-    anomaly maps are saved for :mod:`tvig.plots.detection`.
+    anomaly maps are saved for :mod:`tvig.plots.detection`. ``extra``: more columns for the
+    row (e.g. which shots made the generated set).
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.engine import Engine
@@ -230,6 +232,6 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
                aupro=round(float(metrics["pixel_AUPRO"]), 6), seconds=round(seconds, 2),
                pretrained=info.pretrained and imagenet_real, backbone=info.backbone,
                image_size=image_size, tvig_version=__version__)
-    row = {c: row[c] for c in RESULT_COLUMNS}
+    row = {**{c: row[c] for c in RESULT_COLUMNS}, **(extra or {})}
     atomic.append_csv_rows(results_csv or Path(out_dir) / "results.csv", [row])
     return row

@@ -100,14 +100,15 @@ def _detect(unit: Unit, out: Path, work: Path) -> dict[str, Any]:
         gen_dir = Path(out) / "units" / "generated" / i["generated"] / "set"
         check_generated_shots(gen_dir, _shot_files(out, i["shots"]))  # from exactly these
         gen = read_unit(out, "generated", i["generated"])["result"]
+    extra = dict(profile=ctx["profile_name"], overrides=json.dumps(ctx["overrides"],
+                                                                   sort_keys=True),
+                 data=ctx["data_root"], generated_unit=i.get("generated", ""),
+                 similarity=gen.get("similarity", ""), diversity=gen.get("diversity", ""),
+                 unit=unit.fp)
     row = run_detection(cfg, ctx["data_root"], i["category"], i["k"], i["seed"], i["model"],
                         i["train_set"], out_dir=work, dataset=i["dataset"],
-                        generated_dir=gen_dir, results_csv=work / "row.csv", log=_quiet)
-    row.update(profile=ctx["profile_name"], overrides=json.dumps(ctx["overrides"],
-                                                                 sort_keys=True),
-               data=ctx["data_root"], generated_unit=i.get("generated", ""),
-               similarity=gen.get("similarity", ""), diversity=gen.get("diversity", ""),
-               unit=unit.fp)
+                        generated_dir=gen_dir, results_csv=work / "row.csv", extra=extra,
+                        log=_quiet)
     return {"row": row}
 
 
