@@ -44,8 +44,12 @@ def sha256_file(path: "str | os.PathLike[str]") -> str:
 
 
 def generated_shots(folder: "str | os.PathLike[str]") -> list[tuple[str, str]] | None:
-    """(file name, sha256) of the shots a generated set names, or None without a manifest."""
-    rows = atomic.read_csv(Path(folder).expanduser() / "manifest.csv")
+    """(file name, sha256) of the shots a generated set names, or None without a manifest
+    (``folder`` may be the set or its ``images/`` folder)."""
+    folder = Path(folder).expanduser()
+    if not (folder / "manifest.csv").is_file() and folder.name == "images":
+        folder = folder.parent
+    rows = atomic.read_csv(folder / "manifest.csv")
     if not rows or not rows[0].get("shots"):
         return None
     return [(str(n), str(h)) for n, h in json.loads(rows[0]["shots"])]
