@@ -18,7 +18,7 @@ from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import choose_shots, resolve_class
 from tvig.detection.detectors import DETECTORS
 from tvig.detection.grid import GridSpec, run_grid, summarise
-from tvig.detection.provenance import check_generated_shots
+from tvig.detection.provenance import set_columns
 from tvig.errors import InputError
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 
@@ -57,20 +57,19 @@ def _detect(args: argparse.Namespace) -> int:
     cfg = _config(args, sets)
     data = None if args.data == "sample" else args.data
     dataset = args.dataset or ("sample" if data is None else "folder")
-    notes: dict[int, str] = {}
+    cols: dict[int, dict] = {}
     if args.generated:  # which shots made the set? checked before anything trains
         layout = resolve_class(dataset, data, args.category, download=cfg.download,
                                work_dir=args.out)
         gen = str(args.generated).format(category=args.category)
         for seed in cfg.seeds:
-            notes[seed] = check_generated_shots(gen, choose_shots(layout, cfg.shots[0], seed),
-                                                allow_other=args.allow_other_shots)
+            cols[seed] = set_columns(gen, choose_shots(layout, cfg.shots[0], seed),
+                                     allow_other=args.allow_other_shots)
     spec = GridSpec([args.category], cfg)
     rows = run_grid(spec, data_root=data, dataset=dataset, out_dir=args.out,
                     generated_dir=args.generated,
-                    on_row=(lambda j: {"generated_shots": notes[j["seed"]]
-                                       if j["train_set"] == "generated" else ""})
-                    if notes else None)
+                    on_row=(lambda j: cols[j["seed"]] if j["train_set"] == "generated" else {})
+                    if cols else None)
     _report(args.out, rows)
     return 0
 

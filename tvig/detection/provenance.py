@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from tvig import atomic
 from tvig.errors import InputError
@@ -72,5 +72,19 @@ def check_generated_shots(folder: "str | os.PathLike[str]", shots: Sequence[Path
                      "this run's shots or pass --allow-other-shots")
 
 
-__all__ = ["check_generated_shots", "generated_shots", "sha256_file", "SAME", "OTHER",
+def set_columns(folder: "str | os.PathLike[str]", shots: Sequence[Path], *,
+                allow_other: bool = False) -> dict[str, Any]:
+    """The columns a "+generated" result row gets from its set: which shots made it (checked,
+    see :func:`check_generated_shots`) and, when the set has its quality report, its CLIP
+    similarity to the shots and its diversity (the paper's Fig. 2 analysis)."""
+    note = check_generated_shots(folder, shots, allow_other=allow_other)
+    folder = Path(folder).expanduser()
+    base = folder.parent if folder.name == "images" else folder
+    rep = json.loads((base / "report.json").read_text()) if (base / "report.json").is_file() \
+        else {}
+    return {"generated_shots": note, "similarity": rep.get("mean_similarity", ""),
+            "diversity": rep.get("diversity", "")}
+
+
+__all__ = ["set_columns", "check_generated_shots", "generated_shots", "sha256_file", "SAME", "OTHER",
            "UNKNOWN"]
