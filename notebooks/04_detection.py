@@ -38,7 +38,11 @@
 
 # %%
 # tvig setup (Colab / Binder): installs tvig when it is missing; no-op locally
-import importlib.util, os, subprocess, sys
+import importlib.util
+import os
+import subprocess
+import sys
+
 if importlib.util.find_spec("tvig") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tvig @ git+https://github.com/ORG/tvig"], check=True)
 on_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
@@ -63,18 +67,24 @@ device = "cpu"  # Lightning accelerator: cpu, gpu or auto
 
 # %%
 import pandas as pd
-from IPython.display import Image as ShowImage, display
+from IPython.display import Image as ShowImage
+from IPython.display import display
 
 from tvig import atomic
 from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import choose_shots, resolve_class
 from tvig.detection.grid import GridSpec, plan_train_sets, run_grid, summarise
 from tvig.detection.provenance import set_columns
-from tvig.experiment.report import write_report
 from tvig.detection.run import run_dir_for
+from tvig.experiment.report import write_report
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import show_figure
-from tvig.plots.detection import RANDOM_NOTE, load_maps, plot_qualitative, plot_train_set_bars
+from tvig.plots.detection import (
+    RANDOM_NOTE,
+    load_maps,
+    plot_qualitative,
+    plot_train_set_bars,
+)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 
 P = get_profile(profile)  # detection needs no CLIP/VQGAN weights: no tiny fallback

@@ -17,7 +17,14 @@ import pytest
 from tvig import atomic
 from tvig.cli import main
 from tvig.detection.provenance import generated_shots, sha256_file
-from tvig.experiment import ExperimentSpec, collect_rows, plan, run_units, status, write_results
+from tvig.experiment import (
+    ExperimentSpec,
+    collect_rows,
+    plan,
+    run_units,
+    status,
+    write_results,
+)
 from tvig.experiment.work import PID_FILE, read_unit
 
 TINY = {"steps": 2, "rounds": 1, "candidates": 2, "keep": 1, "n_images": 2}

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from tvig.experiment.executors import EXECUTORS, Resources, run_units
+from tvig.experiment.report import write_report
 from tvig.experiment.results import status, write_results
 from tvig.experiment.spec import ExperimentSpec
 from tvig.experiment.units import plan
@@ -70,8 +71,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tvig.experiment.report import write_report
-
     units = plan(_spec(args), args.out)
     csv = write_results(units, args.out)
     paths = write_report(csv, Path(args.out) / "report")

@@ -26,8 +26,8 @@ from typing import Any, Callable, Sequence
 from tqdm.auto import tqdm
 
 from tvig import atomic
-from tvig.detection.datasets import choose_shots, get_dataset, resolve_class
 from tvig.detection.config import DetectionConfig
+from tvig.detection.datasets import choose_shots, get_dataset, resolve_class
 from tvig.detection.detectors import get_detector
 from tvig.detection.run import KEY, done_keys, row_key, run_detection
 from tvig.detection.training_sets import generated_images

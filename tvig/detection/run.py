@@ -30,13 +30,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from tvig import __version__, atomic
+from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import (
     ClassLayout,
     parse_shots,
     resolve_class,
     sample_shots,
 )
-from tvig.detection.config import DetectionConfig
 from tvig.detection.detectors import build_detector, get_detector
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
 from tvig.detection.training_sets import build_training_set

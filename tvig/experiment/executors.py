@@ -99,7 +99,9 @@ def check_shared_folder(out: Path) -> None:
     """Run a task on every alive node that reads the driver's token from ``out`` and writes
     it back; any node that cannot is a clear error (the output folder must be shared)."""
     import ray  # heavy: Ray only for the ray executor
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # heavy: Ray
+    from ray.util.scheduling_strategies import (
+        NodeAffinitySchedulingStrategy,  # heavy: Ray
+    )
 
     folder = out / CHECK_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tvig import atomic
 from tvig.detection.grid import load_results, setting_columns
 from tvig.errors import InputError
 from tvig.experiment.paper import CITATION, DATASET, paper_class, paper_mean
 from tvig.plots.common import save_figure
+from tvig.plots.detection import plot_gain_scatter
 
 METRIC = "image_auroc"
 RUN = ["dataset", "category", "k", "seed", "model"]  # one run of one detector
@@ -40,7 +43,7 @@ def paper_tables(df) -> dict[tuple[str, str], Any]:
     out = {}
     extra = [c for c in setting_columns(df)[5:]]  # settings that differ: one table each
     for key, part in df.groupby(["dataset", "k", *extra], sort=False):
-        ds, k = key[0], key[1]
+        k = key[1]
         classes = list(dict.fromkeys(part["category"]))
         rows = []
         for (m, t), g in part.groupby(["model", "train_set"], sort=False):
@@ -96,10 +99,9 @@ def _markdown(t) -> str:
 def plot_gains_per_class(gains):
     """Bars: mean gain per class (+generated and control), error bars = std over seeds."""
     import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
-    import numpy as np
 
     labels = [f"{r.category}\nk={r.k} {r.model}" for r in gains.itertuples()]
-    x = np.arange(len(labels))
+    x = np.arange(len(labels))  # (n_bars,)
     fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(labels)), 3.4))
     for j, (col, name) in enumerate((("gain_generated", "+ generated"),
                                      ("gain_control", "+ augmentation (control)"))):
@@ -116,8 +118,6 @@ def plot_gains_per_class(gains):
 
 def plot_gain_vs_quality(runs):
     """The paper's Fig. 2: one point per run (class, k, seed, model)."""
-    from tvig.plots.detection import plot_gain_scatter
-
     r = runs.dropna(subset=["gain_generated", "similarity", "diversity"]).copy()
     if r.empty:
         raise InputError("no run has both a +generated gain and a generated-set report")

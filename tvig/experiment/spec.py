@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
+
 from tvig.detection.config import DEVICE_WORDS, DetectionConfig
 from tvig.detection.datasets import get_dataset
 from tvig.errors import ConfigError, InputError, choices_text
@@ -80,8 +82,6 @@ class ExperimentSpec:
     @classmethod
     def from_yaml(cls, path: "str | Path", **flags: Any) -> "ExperimentSpec":
         """A YAML file's settings; ``flags`` given (not None) win over the file's."""
-        import yaml  # heavy: PyYAML only for experiment files
-
         path = Path(path)
         if not path.is_file():
             raise InputError(f"experiment file not found: {path}")
