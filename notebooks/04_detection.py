@@ -38,11 +38,7 @@
 
 # %%
 # tvig setup (Colab / Binder): installs tvig when it is missing; no-op locally
-import importlib.util
-import os
-import subprocess
-import sys
-
+import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("tvig") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "tvig @ git+https://github.com/ORG/tvig"], check=True)
 on_colab = "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
