@@ -180,7 +180,7 @@ def run(a: argparse.Namespace) -> dict:
     from tvig.integrator.rounds import IntegratorConfig
     from tvig.profiles import get_profile
     from tvig.seeding import resolve_device
-    from tvig.speed import SpeedConfig, compile_models
+    from tvig.speed import resolve_precision, SpeedConfig, compile_models
 
     dev = resolve_device(a.device)
     base = get_profile("paper" if a.arch == "paper" else "tiny")
@@ -190,7 +190,7 @@ def run(a: argparse.Namespace) -> dict:
                                                                              base.candidates),
                         rounds=a.rounds or base.rounds, n_images=a.m)
     config = IntegratorConfig.from_profile(prof)
-    speed = SpeedConfig(autocast=False if a.no_autocast else None, micro_batch=a.micro_batch,
+    speed = SpeedConfig(precision="fp32" if a.no_autocast else "auto", micro_batch=a.micro_batch,
                         compile=a.compile)
     vq, clip = models(a.arch, dev)
     if a.compile:
@@ -231,8 +231,8 @@ def run(a: argparse.Namespace) -> dict:
         arch=a.arch, device=str(dev), torch=torch.__version__, threads=torch.get_num_threads(),
         memory="CUDA max allocated" if dev.type == "cuda" else "CPU RSS peak",
         m=a.m, steps=prof.steps, cutouts=prof.cutouts, n=prof.candidates, keep=config.keep,
-        rounds=config.rounds, image_size=s, autocast=bool(dev.type == "cuda" and not
-                                                          a.no_autocast),
+        rounds=config.rounds, image_size=s,
+        precision=resolve_precision(speed, dev),
         micro_batch=a.micro_batch, compile=a.compile, ref_images_timed=k,
         load_before=load0, load_after=os.getloadavg(), rows=rows, reference_detail=ref,
         tvig_detail=tv,

@@ -94,11 +94,10 @@ plt.show()
 
 # %%
 from tvig.prompting.expansion import expand
-from tvig.prompting.keywords import KeywordEntry, canonical_dataset, normalise_keyword, resolve_keyword
+from tvig.prompting.keywords import canonical_dataset, resolve_keyword
 
 table = canonical_dataset(dataset)  # e.g. a root folder "mvtec_anomaly_detection" -> mvtec_ad
-entry = (KeywordEntry(normalise_keyword(keyword), (), category, "override") if keyword
-         else resolve_keyword(category, table))
+entry = resolve_keyword(category, table, keyword=keyword)
 print(f"class {category!r} -> keyword {entry.keyword!r} (hints: {list(entry.hints)}, from {entry.source})")
 expansion = expand(entry.keyword, entry.hints)
 for note in expansion.notes:

@@ -75,9 +75,10 @@ def test_grid_resumes_without_duplicates(sample_root, tmp_path, capsys):
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(InputError, match="valid models: cflow, efficient_ad, padim, "
-                       "patchcore_r18, patchcore_wrn50, reverse_distillation"):
-        DetectionConfig(models="patchcore", image_size=64)
+    with pytest.raises(InputError, match="valid models: anomaly_dino, cflow, efficient_ad, "
+                       "padim, patchcore, patchcore_r18, patchcore_wrn50, reverse_distillation, "
+                       "winclip"):
+        DetectionConfig(models="patchcore_r50", image_size=64)
 
 
 def test_config_checks_once_and_names_devices():
@@ -142,18 +143,22 @@ def test_pretrained_follows_cached_weights(tmp_path, monkeypatch):
     assert resolve_pretrained(spec, None) is False  # offline, nothing cached: random backbone
     with pytest.raises(AssetMissingError, match="not cached"):
         resolve_pretrained(spec, True)
-    from timm.models import get_pretrained_cfg
+    from timm.models import _builder, get_pretrained_cfg
 
     url = get_pretrained_cfg("resnet18").url
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / url.rsplit("/", 1)[-1]).write_bytes(b"x")
+    # timm reads the torch hub file only with TIMM_USE_OLD_CACHE (else the Hugging Face Hub)
+    assert resolve_pretrained(spec, None) is False
+    monkeypatch.setattr(_builder, "_USE_OLD_CACHE", True)
     assert resolve_pretrained(spec, None) is True
     assert resolve_pretrained(spec, False) is False
 
 
 def test_registry_and_sizes():
-    assert {"padim", "patchcore_r18", "patchcore_wrn50", "cflow", "efficient_ad",
-            "reverse_distillation"} == set(DETECTORS)
+    assert {"padim", "patchcore", "patchcore_r18", "patchcore_wrn50", "cflow", "efficient_ad",
+            "reverse_distillation", "anomaly_dino", "winclip"} == set(DETECTORS)
+    assert all(d.anchor and d.description for d in DETECTORS.values())
     assert DETECTORS["patchcore_r18"].kwargs["layers"] == ("layer2", "layer3")
     with pytest.raises(InputError, match="efficient_ad needs image_size >= 256"):
         build_detector("efficient_ad", image_size=64, imagenet_dir=".")
@@ -196,7 +201,7 @@ def test_summary_gains_and_figures():
 
 def test_cli_detect_and_errors(run_cli, tmp_path):
     r = run_cli("detect", "--category", "brick", "--model", "nope", "--out", tmp_path)
-    assert r.returncode == 2 and "valid models: cflow" in r.stderr
+    assert r.returncode == 2 and "valid models: anomaly_dino, cflow" in r.stderr
     r = run_cli("detect", "--category", "metal_nut", "--shots", "1", "--model", "patchcore_r18",
                 "--control", "--n-augment", "2", "--seeds", "0", "--profile", "tiny",
                 "--out", tmp_path)

@@ -8,15 +8,24 @@
 """
 from __future__ import annotations
 
-
 import pytest
 import torch
 from test_generation import setup  # noqa: F401  (fixture: tiny models, shots, dist0)
 
-from tvig.generator.optimise import optimise
+from tvig.generator.optimisation import optimise
 from tvig.integrator.rounds import IntegratorConfig, score_images
 from tvig.integrator.writer import sample_latents
-from tvig.speed import OutOfMemory, SpeedConfig, split_on_oom, use_autocast
+from tvig.speed import (
+    OutOfMemory,
+    SpeedConfig,
+    grad_scaler,
+    needs_loss_scaling,
+    resolve_precision,
+    split_on_oom,
+    use_autocast,
+    use_checkpointing,
+)
+
 
 def run(setup, fn=optimise, **kw):
     """optimise on test_generation's tiny setup, N = 3 by default."""
@@ -33,19 +42,44 @@ def same(a, b) -> None:
 
 def test_speed_options_do_not_change_what_optimise_computes_on_cpu(setup):
     base = run(setup)
-    same(run(setup, speed=SpeedConfig(autocast=True)), base)  # autocast: no-op on CPU
+    same(run(setup, speed=SpeedConfig(precision="bf16")), base)  # CPU: always fp32
     same(run(setup, speed=SpeedConfig(micro_batch=3)), base)  # micro-batch >= n: one batch
     same(run(setup, speed=SpeedConfig(micro_batch=8)), base)
     assert run(setup).step_seconds > 0
 
 
-def test_autocast_only_on_cuda():
-    assert not use_autocast(SpeedConfig(autocast=True), torch.device("cpu"))
+@pytest.mark.parametrize("capability, auto", [((7, 5), "fp32"), ((8, 0), "bf16"),
+                                                ((9, 0), "bf16"), ((6, 1), "fp32")])
+def test_precision_follows_the_gpu_capability(monkeypatch, capability, auto):
+    """A T4 (7.5) has no native bf16: fp32 there; an A100 (8.0) or H100 (9.0): bf16."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert resolve_precision(SpeedConfig(), "cuda") == auto
+    assert use_autocast(None, "cuda") == (auto != "fp32")
+    assert resolve_precision(SpeedConfig(precision="fp16"), "cuda") == "fp16"
+    assert resolve_precision(SpeedConfig(precision="fp32"), "cuda") == "fp32"
+    assert needs_loss_scaling(SpeedConfig(precision="fp16"), "cuda")
+    assert not needs_loss_scaling(SpeedConfig(precision="bf16"), "cuda")
+    assert not grad_scaler(SpeedConfig(precision="fp16"), "cpu").is_enabled()
+
+
+def test_a_cpu_is_always_fp32():
+    for p in ("auto", "bf16", "fp16"):
+        assert resolve_precision(SpeedConfig(precision=p), "cpu") == "fp32"
     assert not use_autocast(None, "cpu")
-    assert use_autocast(None, torch.device("cuda"))
-    assert not use_autocast(SpeedConfig(autocast=False), "cuda")
     with pytest.raises(Exception, match="micro_batch"):
         SpeedConfig(micro_batch=0)
+    with pytest.raises(Exception, match="precision"):
+        SpeedConfig(precision="fp8")
+
+
+def test_checkpointing_is_automatic_from_free_memory(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (16 * 2**30, 16 * 2**30))
+    kw = dict(cutouts=32, image_size=256)
+    assert use_checkpointing(None, "cuda", n=16, **kw)  # paper: ~42 GiB > 16 GiB free
+    assert not use_checkpointing(None, "cuda", n=2, **kw)  # ~3 GiB fits
+    assert not use_checkpointing(SpeedConfig(checkpoint=False), "cuda", n=16, **kw)
+    assert use_checkpointing(SpeedConfig(checkpoint=True), "cpu", n=1, **kw)
+    assert not use_checkpointing(None, "cpu", n=16, **kw)
 
 
 def fake_oom(fn, limit: int, calls: list[int]):
@@ -116,7 +150,7 @@ def test_micro_batches_accumulate_the_same_gradient(setup):
 
 def test_autocast_path_runs_in_bf16(setup, monkeypatch):
     """The CUDA autocast path, exercised on CPU with a bf16 CPU autocast stand-in."""
-    import tvig.generator.optimise as gen
+    import tvig.generator.optimisation as gen
 
     fp32 = run(setup, n=2)
     seen = []
@@ -139,3 +173,12 @@ def test_cli_rejects_bad_micro_batch_before_loading(run_cli, tmp_path):
                 tmp_path / "out", "--micro-batch", "0")
     assert r.returncode == 2 and "micro_batch must be a positive integer" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_activation_checkpointing_gives_the_same_mu(setup):
+    """Checkpointing recomputes the same forward: after a few steps mu and sigma agree (CPU)."""
+    plain = run(setup, speed=SpeedConfig(checkpoint=False))
+    ckpt = run(setup, speed=SpeedConfig(checkpoint=True))
+    torch.testing.assert_close(ckpt.dist.mu, plain.dist.mu, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(ckpt.dist.sigma, plain.dist.sigma, atol=1e-6, rtol=1e-6)
+    assert ckpt.history["total"] == pytest.approx(plain.history["total"], rel=1e-6)

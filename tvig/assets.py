@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -29,6 +28,7 @@ from typing import Callable, Iterable
 from tqdm.auto import tqdm
 
 from tvig import atomic
+from tvig.atomic import sha256_file
 from tvig.errors import AssetError, AssetMissingError, choices_text
 from tvig.paths import cache_dir
 
@@ -101,14 +101,6 @@ def get(name: str) -> Asset:
     if name not in REGISTRY:
         raise AssetError(choices_text("asset", name, list(REGISTRY)))
     return REGISTRY[name]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _stamp(path: Path) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -103,3 +104,17 @@ def clean_temp_files(folder: "str | os.PathLike[str]") -> int:
             p.unlink()
             n += 1
     return n
+
+
+def sha256_file(path: "str | os.PathLike[str]", chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file, read in chunks (weights, shots and data files alike).
+
+    >>> write_text("hello.txt", "hello")
+    >>> sha256_file("hello.txt")[:12]
+    '2cf24dba5fb0'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

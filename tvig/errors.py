@@ -4,6 +4,8 @@ The CLI prints these as one sentence (no stack trace); anything else is a bug.
 
 Example:
     >>> raise InputError("image not found: shots/a.png (check the path)")
+    Traceback (most recent call last):
+    tvig.errors.InputError: image not found: shots/a.png (check the path)
 """
 
 from __future__ import annotations

@@ -6,9 +6,13 @@ converts what can be converted (grayscale, RGBA, palette, 16-bit, CMYK, EXIF rot
 sizes) with a note per file, and returns one float tensor.
 
 Example:
-    >>> from tvig.images import load_images
-    >>> x, notes = load_images(["shots/"], size=256)   # doctest: +SKIP
-    >>> x.shape                                          # (k, 3, 256, 256), values in [0, 1]
+    >>> from PIL import Image
+    >>> Image.new("L", (300, 200), 128).save("gray.png")     # a grayscale, non-square shot
+    >>> x, notes = load_images(["gray.png"], size=256)
+    >>> x.shape                                             # (k, 3, 256, 256), values in [0, 1]
+    torch.Size([1, 3, 256, 256])
+    >>> len(notes[0].notes) > 0                              # converted, with a note
+    True
 """
 
 from __future__ import annotations

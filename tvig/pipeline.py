@@ -2,7 +2,7 @@
 
 :func:`generate` checks every input first (images, category, output folder, profile, numbers,
 device, cached weights) so nothing loads and nothing is written when one is wrong; then it picks
-the prompt (:mod:`tvig.prompting.ranking`), learns the real latents' Gaussian (:mod:`tvig.generator.optimise`),
+the prompt (:mod:`tvig.prompting.ranking`), learns the real latents' Gaussian (:mod:`tvig.generator.optimisation`),
 runs the integrator (:mod:`tvig.integrator.rounds`) and writes ``OUT/images`` + ``OUT/manifest.csv``
 (:mod:`tvig.integrator.writer`), optionally with the quality report (:mod:`tvig.integrator.report`).
 
@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -26,6 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from tvig import __version__, atomic
+from tvig.atomic import sha256_file
 from tvig.errors import AssetMissingError, ConfigError, InputError
 from tvig.generator.distribution import latent_stats
 from tvig.images import collect_image_paths, load_images, notes_text
@@ -86,10 +86,6 @@ def _positive_int(name: str, v: Any) -> int:
     return v
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, out: "str | Path",
                     profile: "str | Profile" = "fast", n: int | None = None,
                     rounds: int | None = None, seed: int = 0, device: str = "auto", *,
@@ -122,7 +118,7 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
                                 "pipeline with random weights)")
     files = [i.path for i in infos]
     out = Path(out).expanduser()
-    key = {"category": category, "shots": [_sha256(f) for f in files], "seed": seed, "n": n,
+    key = {"category": category, "shots": [sha256_file(f) for f in files], "seed": seed, "n": n,
            "prompt": prompt, "keyword": keyword, "profile": prof.to_dict(),
            "integrator": config.to_dict(), "tvig_version": __version__}
     check_out_folder(out, key)
@@ -219,7 +215,7 @@ def reproduce(row: dict[str, str], images: "str | Path | Sequence[str | Path]",
 
     shots = json.loads(row["shots"])  # [[file name, sha256], ...]
     files = collect_image_paths(images)
-    if [_sha256(f) for f in files] != [h for _, h in shots]:
+    if [sha256_file(f) for f in files] != [h for _, h in shots]:
         raise InputError(f"the {len(files)} shot(s) given are not the ones {row['file']} was "
                          f"made from ({', '.join(n for n, _ in shots)}, in this order, compared "
                          "by sha256); pass those files")

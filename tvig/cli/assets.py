@@ -1,4 +1,5 @@
-"""``tvig assets`` (list the registry and what is cached) and ``tvig download [NAMES]``."""
+"""``tvig assets`` (list the registry, what is cached and the cached timm backbones) and
+``tvig download [NAMES]``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import tvig.prompting.captioning  # noqa: F401  (registers its asset)
 import tvig.prompting.wordnet  # noqa: F401  (registers its asset)
 from tvig import assets
+from tvig.detection.backbones import cached_backbones, hf_hub_cache
 from tvig.paths import cache_dir
 
 
@@ -21,6 +23,10 @@ def _assets(args: argparse.Namespace) -> int:
     missing = [r["name"] for r in rows if not r["present"]]
     if missing:
         print(f"fetch missing assets with:  tvig download {' '.join(missing)}")
+    backbones = cached_backbones()
+    print(f"timm backbones cached in {hf_hub_cache()} (tvig detect --backbone NAME): "
+          + (", ".join(backbones) if backbones else "none (online, timm.create_model(NAME, "
+             "pretrained=True) caches one)"))
     return 0
 
 

@@ -8,6 +8,8 @@ Examples:
           --n-augment 8 --seeds 0 1 --profile tiny --out runs/det
     $ tvig detect --dataset mvtec_ad --data datasets/MVTecAD --category bottle --shots 5 \\
           --seeds 0 --model patchcore_r18 --generated runs/mvtec_ad/bottle/generated --control
+    $ tvig detect --category brick --shots 1 --model patchcore --backbone tf_efficientnet_lite0 \
+          --layers blocks.2 blocks.4 --profile tiny --seeds 0
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 
 from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import choose_shots, resolve_class
-from tvig.detection.detectors import DETECTORS
+from tvig.detection.detectors import DETECTORS, OWN_BACKBONE
 from tvig.detection.grid import GridSpec, run_grid, summarise
 from tvig.detection.provenance import set_columns
 from tvig.errors import InputError
@@ -31,14 +33,14 @@ def _config(args: argparse.Namespace, sets: list[str]) -> DetectionConfig:
     return DetectionConfig(models=[args.model], image_size=size, shots=[args.shots],
                            seeds=args.seeds, train_sets=sets, device=args.device,
                            n_augment=args.n_augment, epochs=args.epochs,
-                           backbone=args.backbone, keep_maps=args.maps, download=args.download,
+                           backbone=args.backbone, layers=args.layers, keep_maps=args.maps, download=args.download,
                            pretrained=False if args.no_pretrained else None)
 
 
 def _report(out_dir: str, rows: list[dict]) -> None:
     if not rows:
         print("nothing new to run: every row is already in the results table")
-    cols = ["category", "model", "k", "seed", "train_set", "n_train", "image_auroc",
+    cols = ["category", "model", "backbone", "k", "seed", "train_set", "n_train", "image_auroc",
             "pixel_auroc", "aupro", "seconds", "pretrained"]
     for r in rows:
         print("  ".join(f"{c}={r[c]}" for c in cols + (["generated_shots"]
@@ -92,7 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--category", required=True)
     d.add_argument("--shots", default="1", help="k: 1, 5, ... or all")
     d.add_argument("--model", default="patchcore_r18",
-                   help=f"one of: {models} (padim needs >= 2 training images)")
+                   help=f"one of: {models} (padim needs >= 2 training images; anomaly_dino and "
+                   "winclip are the few-shot reference rows)")
     d.add_argument("--control", action="store_true",
                    help="also run (c): real + classical augmentation of the same shots")
     d.add_argument("--maps", action="store_true", help="save anomaly maps for the figures")
@@ -112,7 +115,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", default="runs/detection", help="results folder (results.csv, runs/)")
     d.add_argument("--profile", default="fast", help="image size from the profile (tiny: 64 px)")
     d.add_argument("--image-size", type=int, default=None, help="override the profile's size")
-    d.add_argument("--backbone", default=None, help="override the detector's timm backbone")
+    d.add_argument("--backbone", default=None, metavar="NAME",
+                   help=f"any timm model with features_only, for {', '.join(OWN_BACKBONE)} "
+                   "(weights only from the local cache: tvig assets lists them)")
+    d.add_argument("--layers", nargs="+", default=None, metavar="LAYER",
+                   help="the backbone's feature layers (default: the stages with the model's "
+                   "strides, e.g. layer2 layer3 for PatchCore on a ResNet); a wrong name "
+                   "lists the valid ones")
     d.add_argument("--epochs", type=int, default=None, help="override the detector's epochs")
     d.add_argument("--device", default="cpu", help="cpu, cuda (= gpu) or auto")
     d.add_argument("--download", action="store_true",

@@ -7,12 +7,13 @@ import argparse
 from tvig.pipeline import generate
 from tvig.profiles import PROFILES
 from tvig.seeding import DEVICES
-from tvig.speed import SpeedConfig
+from tvig.speed import PRECISIONS, SpeedConfig
 
 
 def _run(args: argparse.Namespace) -> int:
-    speed = SpeedConfig(autocast=False if args.no_autocast else None,
-                        micro_batch=args.micro_batch, compile=args.compile)
+    speed = SpeedConfig(precision="fp32" if args.no_autocast else args.precision,
+                        micro_batch=args.micro_batch, compile=args.compile,
+                        checkpoint={"auto": None, "on": True, "off": False}[args.checkpoint])
     res = generate(args.images, args.category, args.out, profile=args.profile, n=args.n,
                    rounds=args.rounds, seed=args.seed, device=args.device,
                    prompt=args.prompt, keyword=args.keyword, report=args.report,
@@ -48,8 +49,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", action="store_true",
                    help="also write the quality report (report.json/csv, contact_sheet.png)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--no-autocast", action="store_true",
-                   help="fp32 on CUDA too (default: bf16 autocast on CUDA; CPU is always fp32)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="forwards of VQGAN and CLIP: auto = bf16 on GPUs with native bf16 "
+                   "(compute capability >= 8.0), fp32 elsewhere (CPU always fp32); fp16 comes "
+                   "with loss scaling (default: auto)")
+    p.add_argument("--no-autocast", action="store_true", help="same as --precision fp32")
+    p.add_argument("--checkpoint", choices=("auto", "on", "off"), default="auto",
+                   help="activation checkpointing of the VQGAN decoder and CLIP while "
+                   "optimising: same results, less GPU memory, ~1 more forward per step; auto "
+                   "= on when a step would not fit the GPU's free memory (default: auto)")
     p.add_argument("--micro-batch", type=int, default=None, metavar="K",
                    help="optimise the candidates in chunks of K (less memory, same loss)")
     p.add_argument("--compile", action="store_true",

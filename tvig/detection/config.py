@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from tvig.detection.datasets import parse_shots
-from tvig.detection.detectors import get_detector
+from tvig.detection.detectors import backbone_label, get_detector
 from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig
 from tvig.errors import ConfigError, InputError, choices_text
 from tvig.seeding import resolve_device
@@ -52,6 +52,7 @@ class DetectionConfig:
     epochs: int | None = None  # None = the detector's default
     batch_size: int = 8
     backbone: str | None = None  # None = the detector's timm backbone
+    layers: Sequence[str] | None = None  # the backbone's feature layers; None = by stride
     pretrained: bool | None = None  # None = pretrained backbone weights only when cached
     keep_maps: bool = False  # save test-set anomaly maps for the figures
     download: bool = False  # let anomalib download MVTec AD / BTAD
@@ -76,7 +77,10 @@ class DetectionConfig:
         object.__setattr__(self, "device", DEVICE_WORDS[device])
         if self.device == "cuda" and self.check_device:
             resolve_device("cuda")  # the clear "no CUDA GPU here" error
+        if self.layers is not None:
+            object.__setattr__(self, "layers", _tuple(self.layers))
         for m in self.models:
+            backbone_label(m, self.backbone, self.layers)  # unknown timm name or layer
             need = get_detector(m).min_image_size
             if self.image_size < need:
                 raise InputError(f"{m} needs image_size >= {need}, got {self.image_size} "
@@ -89,12 +93,17 @@ class DetectionConfig:
         """A copy with some fields changed (validated again, as a new config)."""
         return dataclasses.replace(self, **changes)
 
+    def backbone_label(self, model: str) -> str:
+        """The results table's ``backbone`` of ``model`` under this config."""
+        return backbone_label(model, self.backbone, self.layers)
+
     def training_fields(self) -> dict[str, Any]:
         """What decides one detector's training besides (model, k, seed, train set, data):
         the fields a result's fingerprint must hold."""
         return {"image_size": self.image_size, "augment": dataclasses.asdict(self.augment),
                 "n_augment": self.n_augment, "epochs": self.epochs,
                 "batch_size": self.batch_size, "backbone": self.backbone,
+                "layers": None if self.layers is None else list(self.layers),
                 "pretrained": self.pretrained}
 
 

@@ -15,25 +15,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from anomalib.models import EfficientAd
-
 from tvig.images import link_files
 
 STANDIN_NOTE = ("!! efficient_ad: ImageNette not found -> stand-in ImageFolder made of the "
                 "run's training images ({path}); the teacher-student penalty term is not the "
                 "paper's. Put ImageNette there (or set TVIG_IMAGENETTE) for real numbers.")
-
-
-class OfflineEfficientAd(EfficientAd):
-    """EfficientAd that never downloads: random teacher when its weights are missing."""
-
-    def __init__(self, *args, use_pretrained_teacher: bool = True, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.use_pretrained_teacher = use_pretrained_teacher
-
-    def prepare_pretrained_model(self) -> None:
-        if self.use_pretrained_teacher:  # else: keep the random teacher (run_detection said so)
-            super().prepare_pretrained_model()
 
 
 def imagenette_dir(imagenet_dir: "str | os.PathLike[str] | None", train_files: list[Path],
@@ -49,9 +35,28 @@ def imagenette_dir(imagenet_dir: "str | os.PathLike[str] | None", train_files: l
     return standin, False
 
 
-def efficient_ad(kwargs: dict, use_teacher: bool, imagenet_dir: "str | Path | None", **common,
-                 ) -> OfflineEfficientAd:
+def _offline_class():
+    """anomalib's EfficientAd, minus the download of its teacher when offline."""
+    # heavy: anomalib + Lightning take ~10 s to import
+    from anomalib.models import EfficientAd
+
+    class OfflineEfficientAd(EfficientAd):
+        """EfficientAd that never downloads: random teacher when its weights are missing."""
+
+        def __init__(self, *args, use_pretrained_teacher: bool = True, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.use_pretrained_teacher = use_pretrained_teacher
+
+        def prepare_pretrained_model(self) -> None:
+            if self.use_pretrained_teacher:  # else: keep the random teacher (run said so)
+                super().prepare_pretrained_model()
+
+    return OfflineEfficientAd
+
+
+def efficient_ad(kwargs: dict, use_teacher: bool, imagenet_dir: "str | Path | None", **common):
+    """An offline-safe anomalib EfficientAd (see the module docstring)."""
     if imagenet_dir is None:
         raise ValueError("efficient_ad needs imagenet_dir (see imagenette_dir)")
-    return OfflineEfficientAd(imagenet_dir=imagenet_dir, use_pretrained_teacher=use_teacher,
+    return _offline_class()(imagenet_dir=imagenet_dir, use_pretrained_teacher=use_teacher,
                               **kwargs, **common)

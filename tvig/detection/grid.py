@@ -104,9 +104,10 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_dir=
                generated_dir=generated_dir)
     csv = Path(out_dir) / "results.csv"
     done = done_keys(csv)
-    size = spec.config.image_size
-    jobs = [j for j in spec.jobs()
-            if row_key(dict(j, dataset=dataset, image_size=size)) not in done]
+    cfg = spec.config
+    jobs = [j for j in spec.jobs() if row_key(dict(
+        j, dataset=dataset, image_size=cfg.image_size,
+        backbone=cfg.backbone_label(j["model"]))) not in done]
     skipped = len(spec.jobs()) - len(jobs)
     if skipped:
         log(f"resuming: {skipped} of {len(spec.jobs())} runs already in {csv}")

@@ -45,7 +45,7 @@ from tvig.errors import InputError, NumericsError
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
                   "n_generated", "n_augmented", "image_auroc", "pixel_auroc", "aupro", "seconds", "pretrained",
                   "backbone", "image_size", "tvig_version")
-KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size")
+KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size", "backbone")
 _QUIET_PREFIXES = ("lightning", "anomalib", "pytorch_lightning")
 
 
@@ -198,7 +198,8 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
             log(STANDIN_NOTE.format(path=imagenet_dir))
     seed_everything(seed, workers=True, verbose=False)  # a random backbone's init too
     detector, info = build_detector(model, image_size=image_size, pretrained=config.pretrained,
-                                    backbone=config.backbone, imagenet_dir=imagenet_dir)
+                                    backbone=config.backbone, layers=config.layers,
+                                    imagenet_dir=imagenet_dir)
     if info.note:
         log(info.note)
     work = p.run_dir / f"{model}_{train_set}_{image_size}px"

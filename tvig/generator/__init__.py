@@ -4,7 +4,7 @@ Paper: Lee & Choi, CVPR 2024, https://arxiv.org/abs/2403.06247, Sec. 3 (variance
 generator). A Gaussian over VQGAN latents, learned from the shots
 (:mod:`~tvig.generator.distribution`), is optimised with Adam on (mu, log sigma) under CLIP
 guidance (:mod:`~tvig.generator.guidance`: cutouts, spherical distance) and a KL term that
-keeps it near the real one (:mod:`~tvig.generator.optimise`); :mod:`~tvig.generator.metrics`
+keeps it near the real one (:mod:`~tvig.generator.optimisation`); :mod:`~tvig.generator.metrics`
 measures similarity and diversity of what it makes.
 
 Public names: :class:`LatentDist`, :func:`latent_stats`, :func:`sample`,
@@ -21,11 +21,18 @@ Example:
     True
 """
 
-from tvig.generator.distribution import (LatentDist, ShotAugment, kl_divergence, latent_stats,
-                                         mean_penalty, sample, sample_images)
+from tvig.generator.distribution import (
+                                         LatentDist,
+                                         ShotAugment,
+                                         kl_divergence,
+                                         latent_stats,
+                                         mean_penalty,
+                                         sample,
+                                         sample_images,
+)
 from tvig.generator.guidance import Cutouts, spherical_distance
 from tvig.generator.metrics import diversity, set_metrics, similarity
-from tvig.generator.optimise import GenerationResult, optimise
+from tvig.generator.optimisation import GenerationResult, optimise
 
 __all__ = ["LatentDist", "ShotAugment", "kl_divergence", "latent_stats", "mean_penalty", "sample",
            "sample_images", "Cutouts", "spherical_distance", "diversity", "set_metrics",

@@ -2,7 +2,7 @@
 
 Round r = 1..R:
   1. sample and optimise N candidates from the current (mu, sigma) with
-     :func:`tvig.generator.optimise.optimise` (its KL term always pulls towards the real (mu_0, sigma_0));
+     :func:`tvig.generator.optimisation.optimise` (its KL term always pulls towards the real (mu_0, sigma_0));
   2. score each one (:mod:`tvig.integrator.scoring`): a*text cosine + b*image cosine - c*latent distance;
   3. keep the top m by that score;
   4. re-encode the kept images and merge their latents with the real latents' Gaussian to get the
@@ -18,11 +18,19 @@ there atomically and a rerun loads it instead of recomputing, so an interrupted 
 Round r uses the seed ``derive_seed(seed, "round", r)``: same seed, same rounds.
 
 Example:
-    >>> from tvig.integrator.rounds import IntegratorConfig, integrate            # doctest: +SKIP
-    >>> cfg = IntegratorConfig.from_profile(profile, rounds=2)              # doctest: +SKIP
-    >>> res = integrate(vqgan, clip, dist0, shots=shots, text_emb=t, profile=profile,
-    ...                 config=cfg, seed=0)                                 # doctest: +SKIP
-    >>> res.images.shape, res.scores.total.shape                            # (R*m, 3, H, W), (R*m,)
+    >>> import torch
+    >>> from tvig.generator import latent_stats
+    >>> from tvig.models import load_clip, load_vqgan
+    >>> from tvig.profiles import get_profile
+    >>> p = get_profile("tiny", rounds=2, steps=2, candidates=4, keep=2)
+    >>> vq, clip = load_vqgan(p), load_clip(p)
+    >>> shots = torch.rand(1, 3, 64, 64)
+    >>> dist0 = latent_stats(vq, shots, p, seed=0)
+    >>> res = integrate(vq, clip, dist0, text_emb=clip.encode_texts(["a photo of a nut"]),
+    ...                 shot_emb=clip.encode_images(shots), profile=p,
+    ...                 config=IntegratorConfig.from_profile(p), seed=0, progress=False)
+    >>> res.images.shape, res.scores.total.shape          # (R*m, 3, H, W), (R*m,)
+    (torch.Size([4, 3, 64, 64]), torch.Size([4]))
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from tqdm.auto import tqdm
 from tvig import atomic
 from tvig.errors import ConfigError
 from tvig.generator.distribution import LatentDist
-from tvig.generator.optimise import optimise
+from tvig.generator.optimisation import optimise
 from tvig.images import to_uint8
 from tvig.integrator.scoring import Scores, merge_latents, score_terms, top_m
 from tvig.profiles import Profile

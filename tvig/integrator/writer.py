@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from tvig import __version__, atomic
 from tvig.errors import InputError
-from tvig.generator.optimise import _decode
+from tvig.generator.optimisation import _decode
 from tvig.images import save_png, to_uint8
 from tvig.integrator.rounds import (
     IntegrationResult,

@@ -13,7 +13,7 @@ Example (the ``tiny`` profile: random weights, no network):
     >>> from tvig.profiles import get_profile
     >>> p = get_profile("tiny")
     >>> clip, vq = load_clip(p), load_vqgan(p)
-    >>> clip.encode_texts(["a photo of a nut"]).shape[0], vq.resolution
+    >>> clip.encode_texts(["a photo of a nut"]).shape[0], vq.arch.resolution
     (1, 64)
 """
 

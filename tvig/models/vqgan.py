@@ -30,6 +30,7 @@ from torch import nn
 
 from tvig import assets, atomic
 from tvig.errors import AssetError
+from tvig.models.checkpointing import decoder_forward
 from tvig.profiles import VQGAN_ARCHS, Profile, VQGANArch
 from tvig.seeding import seeded
 
@@ -64,6 +65,7 @@ class VQGAN(nn.Module):
         super().__init__()
         # heavy: taming pulls in its model zoo; only the VQGAN builder needs it
         from taming.modules.diffusionmodules.model import Decoder, Encoder
+
         # heavy: taming pulls in its model zoo; only the VQGAN builder needs it
         from taming.modules.vqvae.quantize import VectorQuantizer2
 
@@ -76,6 +78,7 @@ class VQGAN(nn.Module):
         self._modules["quantize"] = VectorQuantizer2(arch.n_embed, arch.embed_dim, beta=BETA)
         self.quant_conv = nn.Conv2d(arch.z_channels, arch.embed_dim, 1)
         self.post_quant_conv = nn.Conv2d(arch.embed_dim, arch.z_channels, 1)
+        self.checkpoint = False  # activation checkpointing of decode (models.checkpointing)
         self.eval().requires_grad_(False)
 
     @property
@@ -114,7 +117,8 @@ class VQGAN(nn.Module):
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
         """(B, C, h, w) quantised latent -> (B, 3, H, W) in [0, 1] (clamp keeps useful grads)."""
-        x = self.decoder(self.post_quant_conv(z_q))
+        h = self.post_quant_conv(z_q)
+        x = decoder_forward(self.decoder, h, ckpt=True) if self.checkpoint else self.decoder(h)
         return _ClampWithGrad.apply((x + 1) / 2, 0.0, 1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,9 +17,7 @@ import torch
 
 from tvig.plots.prompting import plot_ranking
 from tvig.prompting.keywords import (
-    KeywordEntry,
     all_categories,
-    normalise_keyword,
     resolve_keyword,
 )
 from tvig.prompting.ranking import format_ranking, select_prompt
@@ -30,8 +28,7 @@ def explore_once(clip, shots: torch.Tensor, choice: str, typed: str = "", top: i
                  profile=None):
     """The selection for a dropdown value ``dataset/class`` or, if given, a typed keyword."""
     dataset, _, category = choice.partition("/")
-    entry = (KeywordEntry(normalise_keyword(typed), (), category, "override") if typed.strip()
-             else resolve_keyword(category, dataset))
+    entry = resolve_keyword(category, dataset, keyword=typed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the notes carry the same text
         return select_prompt(category, shots, clip, keyword=entry, profile=profile,

@@ -112,12 +112,21 @@ def canonical_dataset(name: str | None) -> str | None:
 
 
 def resolve_keyword(category: str, dataset: str | None = None,
-                    overrides: Mapping[str, "str | KeywordEntry"] | None = None) -> KeywordEntry:
-    """The keyword for a class: user override > dataset table > normalised class name.
+                    overrides: Mapping[str, "str | KeywordEntry"] | None = None, *,
+                    keyword: "str | KeywordEntry | None" = None) -> KeywordEntry:
+    """The keyword for a class: ``keyword`` > user override > dataset table > normalised name.
 
     ``dataset=None`` searches every table (first match). ``overrides`` maps class names (or
-    normalised keywords) to a keyword string or a :class:`KeywordEntry`.
+    normalised keywords) to a keyword string or a :class:`KeywordEntry`; ``keyword`` (typed by
+    the user for this one call) beats them all.
+
+    >>> resolve_keyword("01", "btad", keyword="wooden_board").source
+    'override'
     """
+    if isinstance(keyword, KeywordEntry):
+        return keyword
+    if keyword and keyword.strip():
+        return KeywordEntry(normalise_keyword(keyword), (), category, "override")
     if dataset is not None and dataset not in KEYWORDS:
         raise ConfigError(choices_text("dataset", dataset, list(KEYWORDS)))
     if overrides:

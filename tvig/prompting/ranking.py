@@ -203,9 +203,7 @@ def select_prompt(category: str, shots: "torch.Tensor | Sequence[str | os.PathLi
     rows when BLIP is cached (a note otherwise), a list uses those captions, False (default)
     none. ``shots``: a (k, 3, H, W) tensor in [0, 1] or image paths; none is an InputError.
     """
-    entry = (keyword if isinstance(keyword, KeywordEntry) else
-             KeywordEntry(normalise_keyword(keyword), (), category, "override") if keyword else
-             resolve_keyword(category, dataset, overrides))
+    entry = resolve_keyword(category, dataset, overrides, keyword=keyword)
     x = shots_tensor(shots, clip.image_size)  # (k, 3, H, W); errors before any model work
     exp = expansion if expansion is not None else expand(entry.keyword, entry.hints)
     rows = build_candidates(entry.keyword, exp.words, templates)

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +114,15 @@ def fix_notebook(nb: NotebookFile) -> str:
                 cell["id"] = prev["id"]
     written = []
     for path, fmt in ((nb.py, "py:percent"), (nb.ipynb, "ipynb")):
-        text = jupytext.writes(node, fmt=fmt)
+        # a fresh copy per format with plain-dict metadata: jupytext adds its own header
+        # (text_representation), which yaml cannot dump when it lands in a NotebookNode
+        out = copy.deepcopy(node)
+        plain = json.loads(json.dumps(out.metadata))
+        plain.get("jupytext", {}).pop("text_representation", None)
+        out.metadata.clear()
+        for k, v in plain.items():  # dict.__setitem__: NotebookNode would wrap v again
+            dict.__setitem__(out.metadata, k, v)
+        text = jupytext.writes(out, fmt=fmt)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic.write_text(path, text)
             written.append(path.suffix)

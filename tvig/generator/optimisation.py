@@ -9,6 +9,8 @@
    ``lambda_text * text + lambda_img * image + lambda_kl * KL(N(mu, sigma^2) || N(mu_0, sigma_0^2))``.
 
 Example:
+    >>> import torch
+    >>> from tvig.generator import latent_stats
     >>> from tvig.profiles import get_profile
     >>> from tvig.models.vqgan import load_vqgan
     >>> from tvig.models.clip import load_clip
@@ -39,9 +41,18 @@ from tvig.generator.distribution import (
     mean_penalty,
 )
 from tvig.generator.guidance import Cutouts, image_term, shot_center, text_term
+from tvig.models.checkpointing import activation_checkpointing
 from tvig.profiles import Profile
 from tvig.seeding import generator, seeded
-from tvig.speed import OutOfMemory, SpeedConfig, autocast, free_memory, split_on_oom
+from tvig.speed import (
+    OutOfMemory,
+    SpeedConfig,
+    autocast,
+    free_memory,
+    grad_scaler,
+    split_on_oom,
+    use_checkpointing,
+)
 
 TERMS = ("text", "image", "kl", "total")
 
@@ -105,6 +116,7 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
     records: list[torch.Tensor] = []  # (4,) per step, synced only every log_every steps
     checked = 0
     chunk = n if speed.micro_batch is None else min(speed.micro_batch, n)
+    scaler = grad_scaler(speed, dev)  # loss scaling for fp16 only
 
     def sigma_now() -> torch.Tensor:
         return log_sigma.exp() if fixed_sigma is None else torch.full_like(mu, fixed_sigma)
@@ -133,25 +145,27 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
         t, i = t.mean(), i.mean()
         kl = kl_now(sigma)
         loss = lt * t + li * i + lk * kl
-        loss.backward()
+        scaler.scale(loss).backward()
         return torch.stack([t, i, kl, loss]).detach()
 
     def step_chunked(eps: torch.Tensor) -> torch.Tensor:
         """Same loss as step_batched, gradient accumulated over chunks of candidates."""
         kl = kl_now(sigma_now())
-        (lk * kl).backward()
+        scaler.scale(lk * kl).backward()
         t = i = torch.zeros((), device=dev)
         for part in eps.split(chunk):
             tc, ic = guidance(part, sigma_now())
             tc, ic = tc.sum(), ic.sum()
-            ((lt * tc + li * ic) / n).backward()
+            scaler.scale((lt * tc + li * ic) / n).backward()
             t, i = t + tc.detach(), i + ic.detach()
         t, i, kl = t / n, i / n, kl.detach()
         return torch.stack([t, i, kl, lt * t + li * i + lk * kl])
 
     bar = tqdm(range(profile.steps), desc="optimise", disable=not progress, leave=False)
     t0 = time.perf_counter()
-    with seeded(seed):
+    ckpt = use_checkpointing(speed, dev, n=chunk, cutouts=profile.cutouts,
+                             image_size=profile.image_size)
+    with seeded(seed), activation_checkpointing(vqgan, clip, ckpt):
         for step in bar:
             eps = torch.randn((n, *mu.shape), generator=g, device=dev)
             while True:
@@ -166,7 +180,8 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
                         raise OutOfMemory(f"out of memory optimising one candidate on {dev}: "
                                           "use fewer cutouts or a smaller image_size") from None
                     chunk = max(1, min(chunk, n) // 2)
-            opt.step()
+            scaler.step(opt)  # unscales first (fp16); a plain opt.step() otherwise
+            scaler.update()
             if (step + 1) % log_every == 0 or step + 1 == profile.steps:
                 checked = _check_finite(records, checked, profile)
                 if progress:
