@@ -56,7 +56,7 @@ shots = [1]  # k values; "all" = full-shot
 seed = 0
 seeds = None  # None = [seed]; use 3+ seeds for k < all to get a std
 models = ["patchcore_r18"]  # also padim (k >= 2), patchcore_wrn50, cflow, efficient_ad, reverse_distillation,
-# patchcore (your timm backbone: GridSpec + backbone=, layers=), and the few-shot state of the
+# patchcore (your timm backbone: DetectionConfig(backbone=, layers=)), and the few-shot state of the
 # art as reference rows: anomaly_dino, winclip (does generation still help a strong detector?)
 out_dir = None  # run folder (RunPaths root); None = runs/<dataset>/<category>
 generated_dir = None  # None = RunPaths(out_dir).generated_dir (notebook 03's output)
