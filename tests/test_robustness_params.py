@@ -63,7 +63,7 @@ DETECT = [
     (["--shots", "0"], "shots must be a positive integer or 'all', got 0"),
     (["--shots", "-3"], "shots must be a positive integer or 'all', got '-3'"),
     (["--shots", "500"], "shots=500 is larger than the 8 good training images"),
-    (["--model", "nope"], "unknown model 'nope'; valid models: cflow, efficient_ad, padim"),
+    (["--model", "nope"], "unknown model 'nope'; valid models: anomaly_dino, cflow"),
     (["--dataset", "nope"], "unknown dataset 'nope'; valid datasets: btad, folder, mvtec_ad"),
     (["--category", "nope"], "unknown sample class 'nope'; valid sample classes: brick"),
     (["--profile", "nope"], "unknown profile 'nope'; valid profiles: fast, paper, tiny"),
