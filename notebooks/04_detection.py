@@ -56,26 +56,33 @@ shots = [1]  # k values; "all" = full-shot
 seed = 0
 seeds = None  # None = [seed]; use 3+ seeds for k < all to get a std
 models = ["patchcore_r18"]  # also padim (k >= 2), patchcore_wrn50, cflow, efficient_ad, reverse_distillation,
-# patchcore (your timm backbone: GridSpec + backbone=, layers=), and the few-shot state of the
+# patchcore (your timm backbone: DetectionConfig(backbone=, layers=)), and the few-shot state of the
 # art as reference rows: anomaly_dino, winclip (does generation still help a strong detector?)
 out_dir = None  # run folder (RunPaths root); None = runs/<dataset>/<category>
 generated_dir = None  # None = RunPaths(out_dir).generated_dir (notebook 03's output)
 n_augment = None  # size of the control set (c); None = as many as the generated set
-quality_csv = None  # optional table: category, similarity, diversity (for the Fig. 2 analysis)
 device = "cpu"  # Lightning accelerator: cpu, gpu or auto
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Image as ShowImage
+from IPython.display import display
 
 from tvig import atomic
-from tvig.detection.datasets import resolve_class
-from tvig.detection.grid import GridSpec, gains, plan_train_sets, run_grid, summarise
+from tvig.detection.config import DetectionConfig
+from tvig.detection.datasets import choose_shots, resolve_class
+from tvig.detection.grid import GridSpec, plan_train_sets, run_grid, summarise
+from tvig.detection.provenance import set_columns
 from tvig.detection.run import run_dir_for
+from tvig.experiment.report import write_report
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import show_figure
-from tvig.plots.detection import (RANDOM_NOTE, load_maps, plot_gain_scatter,
-                                  plot_qualitative, plot_train_set_bars)
+from tvig.plots.detection import (
+    RANDOM_NOTE,
+    load_maps,
+    plot_qualitative,
+    plot_train_set_bars,
+)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 
 P = get_profile(profile)  # detection needs no CLIP/VQGAN weights: no tiny fallback
@@ -119,11 +126,24 @@ pd.DataFrame([dict(category=c, train_good=l.n_train, test_good=l.n_test_good,
 # works, not how good the method is.
 
 # %%
-spec = GridSpec(categories=classes, shots=shots, models=models, train_sets=train_sets,
-                seeds=seed_list)
-run_grid(spec, data_root=data_root, dataset=dataset, out_dir=det_dir,
-         image_size=P.detect_image_size, generated_dir=gen if "generated" in train_sets else None,
-         n_augment=n_augment, keep_maps=True, device=device)
+config = DetectionConfig(models=models, image_size=P.detect_image_size, shots=shots,
+                         seeds=seed_list, train_sets=train_sets, device=device,
+                         n_augment=n_augment, keep_maps=True)
+set_cols = {}  # which shots made each class's generated set (and its similarity / diversity)
+if "generated" in train_sets:
+    for c in classes:
+        for k in config.shots:
+            for s in config.seeds:
+                set_cols[c, k, s] = set_columns(str(gen).format(category=c),
+                                                choose_shots(layouts[c], k, s), allow_other=True)
+                if set_cols[c, k, s]["generated_shots"] != "same":
+                    print(f"NOTE: the generated set of {c} was not made from the k={k}, seed={s} "
+                          "shots (its manifest names others): that row is marked "
+                          f"{set_cols[c, k, s]['generated_shots']!r}")
+run_grid(GridSpec(classes, config), data_root=data_root, dataset=dataset, out_dir=det_dir,
+         generated_dir=gen if "generated" in train_sets else None,
+         on_row=lambda j: set_cols.get((j["category"], j["k"], j["seed"]), {})
+         if j["train_set"] == "generated" else {})
 results = pd.DataFrame(atomic.read_csv(det_dir / "results.csv"))
 results
 
@@ -175,18 +195,23 @@ fig = plot_qualitative([("baseline", load_maps(rd / f"{m0}_real_{px}px" / "maps.
 show(fig, "qualitative")
 
 # %% [markdown]
-# ## Gain vs similarity and diversity (the paper's Fig. 2)
+# ## The paper's tables, the gains, and gain vs similarity / diversity (Fig. 2)
+# The same report as `tvig experiment report`, from this notebook's `results.csv`: the paper
+# README's layout (rows model x train set, columns classes + mean) with the paper's published
+# MVTec AD numbers as extra rows, the gains of (b) and of the control (c) over (a) (mean ± std
+# over seeds), and, where the generated set has its quality report (notebook 03 writes it),
+# the gain against the set's CLIP similarity to the shots and its diversity, one point per run.
 # The paper finds that generation helps most when the generated images are *similar* to the
-# real ones and *varied*. With a quality table (one row per class: `category`, `similarity`,
-# `diversity`, e.g. CLIP similarity to the shots and the spread of the generated set) and a
-# grid over several classes, each point below is one (class, model, k).
+# real ones and *varied*.
 
 # %%
-if quality_csv is not None and "generated" in train_sets:
-    show(plot_gain_scatter(gains(det_dir / "results.csv"), atomic.read_csv(quality_csv)),
-         "gain_vs_quality")
-else:
-    print("skipped: needs quality_csv (category, similarity, diversity) and train set (b)")
+report = write_report(det_dir / "results.csv", run.root / "report")
+print(report["markdown"].read_text())
+for name in ("quality_figure", "gains_figure"):
+    if name in report:
+        display(ShowImage(filename=str(report[name])))
+    else:
+        print(f"{name}: skipped (needs train set (b) and the generated set's report.json)")
 
 # %% [markdown]
 # ## The full benchmark on a GPU
@@ -205,6 +230,8 @@ else:
 #   -p out_dir runs/mvtec_ad/all -p device gpu
 # ```
 #
-# Download the dataset first (`tvig detect-grid ... --download`, or anomalib's `MVTecAD`), and
+# The whole paper grid, with a generated set made from each run's own shots, is
+# `tvig experiment run` (serial or on Ray; README "The experiment"). Download the dataset first
+# (`tvig experiment run ... --download`, or anomalib's `MVTecAD`), and
 # run once online so that timm caches the backbone weights; otherwise the table says
 # `pretrained=False` and the scores mean nothing.

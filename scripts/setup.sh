@@ -34,7 +34,7 @@ if [ -z "${TVIG_TORCH:-}" ]; then
 fi
 echo "== installing $TVIG_TORCH"
 $PIP install -q $TVIG_TORCH
-echo "== installing tvig and its dependencies (editable, with the dev and docs extras)"
-$PIP install -q -e ".[dev,docs]"
+echo "== installing tvig and its dependencies (editable, with the dev, docs and ray extras)"
+$PIP install -q -e ".[dev,docs,ray]"
 "$VENV/bin/python" -c "import tvig, torch; print(f'tvig {tvig.__version__} ready (torch {torch.__version__}) in $VENV')"
 touch "$VENV/.tvig-installed"

@@ -5,6 +5,7 @@ import matplotlib
 import pytest
 
 from tvig import atomic
+from tvig.detection.config import DetectionConfig
 from tvig.detection.detectors import (
     DETECTORS,
     build_detector,
@@ -31,8 +32,9 @@ def no_training(monkeypatch):
 
 
 def test_patchcore_r18_fits_and_tests(sample_root, tmp_path):
-    row = run_detection(sample_root, "metal_nut", 2, 0, "patchcore_r18", "real", image_size=64,
-                        out_dir=tmp_path, dataset="sample", keep_maps=True)
+    cfg = DetectionConfig(image_size=64, keep_maps=True)
+    row = run_detection(cfg, sample_root, "metal_nut", 2, 0, "patchcore_r18", "real",
+                        out_dir=tmp_path, dataset="sample")
     assert all(0.0 <= row[m] <= 1.0 for m in METRICS)
     assert row["pretrained"] is False and row["n_train"] == 2 and row["backbone"] == "resnet18"
     rows = atomic.read_csv(tmp_path / "results.csv")
@@ -50,16 +52,16 @@ def test_patchcore_r18_fits_and_tests(sample_root, tmp_path):
 
 
 def test_grid_resumes_without_duplicates(sample_root, tmp_path, capsys):
-    kw = dict(data_root=sample_root, dataset="sample", out_dir=tmp_path, image_size=64,
-              n_augment=3, progress=False)
-    spec = GridSpec(categories=["brick"], shots=[2], models=["padim"],
-                    train_sets=["real", "augmented"], seeds=[0])
+    kw = dict(data_root=sample_root, dataset="sample", out_dir=tmp_path, progress=False)
+    cfg = DetectionConfig(image_size=64, n_augment=3, shots=[2], models=["padim"],
+                          train_sets=["real", "augmented"], seeds=[0])
+    spec = GridSpec(["brick"], cfg)
     first = run_grid(spec, **kw)
     assert [r["train_set"] for r in first] == ["real", "augmented"]
     assert first[1]["n_train"] == 5 and first[1]["n_augmented"] == 3
     assert first[1]["n_generated"] == 0
     assert run_grid(spec, **kw) == []  # all done: nothing runs again
-    spec.seeds = [0, 1]
+    spec = GridSpec(["brick"], cfg.replace(seeds=[0, 1]))
     more = run_grid(spec, **kw)
     assert [(r["seed"], r["train_set"]) for r in more] == [(1, "real"), (1, "augmented")]
     assert "resuming: 2 of 4 runs" in capsys.readouterr().out
@@ -72,32 +74,46 @@ def test_grid_resumes_without_duplicates(sample_root, tmp_path, capsys):
         assert s[f"{m}_mean"].between(0, 1).all()
 
 
-def test_unknown_model_lists_valid_names(sample_root, tmp_path, no_training):
+def test_unknown_model_lists_valid_names():
     with pytest.raises(InputError, match="valid models: anomaly_dino, cflow, efficient_ad, "
                        "padim, patchcore, patchcore_r18, patchcore_wrn50, reverse_distillation, "
                        "winclip"):
-        run_detection(sample_root, "brick", 1, 0, "patchcore_r50", out_dir=tmp_path,
-                      dataset="sample", image_size=64)
+        DetectionConfig(models="patchcore_r50", image_size=64)
+
+
+def test_config_checks_once_and_names_devices():
+    from tvig.errors import ConfigError
+
+    assert DetectionConfig(device="GPU", check_device=False).device == "cuda"
+    for bad, needle in ((dict(epochs=0), "epochs must be a positive integer, got 0"),
+                        (dict(batch_size=True), "batch size must be a positive integer"),
+                        (dict(seeds=[]), "at least one seed"),
+                        (dict(device="tpu"), "valid devices: auto, cpu, cuda, gpu")):
+        with pytest.raises(ConfigError, match=needle):
+            DetectionConfig(**bad)
 
 
 def test_bad_inputs_rejected_before_training(sample_root, tmp_path, no_training):
-    kw = dict(data_root=sample_root, dataset="sample", out_dir=tmp_path, image_size=64)
+    kw = dict(data_root=sample_root, dataset="sample", out_dir=tmp_path)
+    cfg = DetectionConfig(image_size=64, shots=[1], seeds=[0], train_sets=["real"])
+
+    def grid(**changes):
+        return run_grid(GridSpec(["brick"], cfg.replace(**changes)), **kw)
+
     with pytest.raises(InputError, match="shots=9 is larger than the 8 good"):
-        run_grid(GridSpec(["brick"], shots=[1, 9], models=["patchcore_r18"], seeds=[0],
-                          train_sets=["real"]), **kw)
+        grid(shots=[1, 9])
     with pytest.raises(InputError, match="padim needs at least 2 training images"):
-        run_grid(GridSpec(["brick"], shots=[1], models=["padim"], seeds=[0],
-                          train_sets=["real"]), **kw)
+        grid(models=["padim"])
     with pytest.raises(InputError, match="need a generated folder"):
-        run_grid(GridSpec(["brick"], shots=[1], seeds=[0]), **kw)
+        grid(train_sets=["real", "generated", "augmented"])
     with pytest.raises(InputError, match="valid train sets"):
-        run_grid(GridSpec(["brick"], shots=[1], seeds=[0], train_sets=["mixed"]), **kw)
+        grid(train_sets=["mixed"])
     broken = tmp_path / "data"
     shutil.copytree(sample_root / "gravel", broken / "gravel")
     shutil.rmtree(broken / "gravel" / "ground_truth" / "scratch")  # no ground_truth/ at all is
     with pytest.raises(InputError, match="no ground-truth masks for defect.s. scratch"):  # fine
-        run_detection(broken, "gravel", 1, 0, "padim", out_dir=tmp_path, dataset="folder",
-                      image_size=64)
+        run_detection(cfg.replace(models=["padim"]), broken, "gravel", 1, 0, "padim",
+                      out_dir=tmp_path, dataset="folder")
     assert not (tmp_path / "results.csv").exists()
 
 
@@ -107,14 +123,15 @@ def test_padim_needs_two_images_and_nan_scores_are_refused(sample_root, tmp_path
     import tvig.detection.detectors as D
     from tvig.errors import NumericsError
 
-    kw = dict(out_dir=tmp_path, dataset="sample", image_size=64)
+    kw = dict(out_dir=tmp_path, dataset="sample")
+    cfg = DetectionConfig(models="padim", image_size=64)
     with pytest.raises(InputError, match="padim needs at least 2 training images"):
-        run_detection(sample_root, "brick", 1, 0, "padim", "real", **kw)
+        run_detection(cfg, sample_root, "brick", 1, 0, "padim", "real", **kw)
     # without the guard, PaDiM's 1-image covariance gives NaN scores: never a results row
     monkeypatch.setitem(D.DETECTORS, "padim", dataclasses.replace(D.DETECTORS["padim"],
                                                                   min_train=1))
     with pytest.raises(NumericsError, match="non-finite image scores"):
-        run_detection(sample_root, "brick", 1, 0, "padim", "real", **kw)
+        run_detection(cfg, sample_root, "brick", 1, 0, "padim", "real", **kw)
     assert not (tmp_path / "results.csv").exists()
 
 
@@ -192,20 +209,21 @@ def test_cli_detect_and_errors(run_cli, tmp_path):
     assert "RANDOM WEIGHTS" in r.stdout and "image_auroc_mean" in r.stdout
     rows = atomic.read_csv(tmp_path / "results.csv")
     assert [x["train_set"] for x in rows] == ["real", "augmented"]
-    r = run_cli("detect-grid", "--categories", "metal_nut", "--shots", "1", "--models",
-                "patchcore_r18",
-                "--train-sets", "real", "augmented", "--n-augment", "2", "--seeds", "0",
-                "--profile", "tiny", "--out", tmp_path)
+    r = run_cli("detect", "--category", "metal_nut", "--shots", "1", "--control",
+                "--n-augment", "2", "--seeds", "0", "--profile", "tiny", "--out", tmp_path)
     assert r.returncode == 0 and "nothing new to run" in r.stdout
+    r = run_cli("detect-grid", "--categories", "metal_nut")
+    assert r.returncode == 2 and "use tvig experiment run" in r.stderr
 
 
 @pytest.mark.slow
 def test_efficient_ad_offline_stand_ins(sample_root, tmp_path, capsys):
     """No teacher, no ImageNette, no network: labelled stand-ins, never a download."""
-    kw = dict(image_size=256, out_dir=tmp_path, dataset="sample", epochs=1)
+    kw = dict(out_dir=tmp_path, dataset="sample")
+    cfg = DetectionConfig(models="efficient_ad", image_size=256, epochs=1)
     with pytest.raises(InputError, match="needs >= 2 training steps"):
-        run_detection(sample_root, "metal_nut", 1, 0, "efficient_ad", "real", **kw)
-    row = run_detection(sample_root, "metal_nut", 2, 0, "efficient_ad", "real", **kw)
+        run_detection(cfg, sample_root, "metal_nut", 1, 0, "efficient_ad", "real", **kw)
+    row = run_detection(cfg, sample_root, "metal_nut", 2, 0, "efficient_ad", "real", **kw)
     out = capsys.readouterr().out
     assert "RANDOM teacher" in out and "stand-in ImageFolder" in out
     assert row["pretrained"] is False and all(0.0 <= row[m] <= 1.0 for m in METRICS)
@@ -215,8 +233,8 @@ def test_efficient_ad_offline_stand_ins(sample_root, tmp_path, capsys):
 
 def test_grid_spec_accepts_single_values():
     """The notebook runner passes one k (shots=1) to every notebook, notebook 04 included."""
-    from tvig.detection.grid import GridSpec
-
-    spec = GridSpec(categories="brick", shots=1, models="padim", seeds=0, train_sets="real")
+    cfg = DetectionConfig(shots=1, models="padim", seeds=0, train_sets="real")
+    spec = GridSpec("brick", cfg)
     assert spec.jobs() == [dict(category="brick", k=1, seed=0, model="padim", train_set="real")]
-    assert GridSpec(categories=["a"], shots=[1, "all"], seeds=[3, 4]).shots == (1, "all")
+    two = GridSpec(["a"], cfg.replace(shots=[1, "all"], seeds=[3, 4]))
+    assert two.config.shots == (1, "all") and len(two.jobs()) == 3  # 'all' uses one seed

@@ -29,7 +29,7 @@ def built(monkeypatch):
 
 @pytest.fixture
 def generated(sample_root, tmp_path):
-    """Three 'generated' images (any folder of images is a generated set)."""
+    """Three stand-in "generated" images, without a manifest (so --allow-other-shots)."""
     gen = tmp_path / "gen"
     gen.mkdir()
     for i, f in enumerate(sorted((sample_root / "brick" / "train" / "good").glob("*.png"))[:3]):
@@ -50,7 +50,7 @@ def test_few_shot_models_run_all_three_sets_on_stand_ins(name, sample_root, gene
     out = tmp_path / "out"
     assert main(["detect", "--data", str(sample_root), "--dataset", "sample", "--category",
                  "brick", "--shots", "1", "--model", name, "--generated", str(generated),
-                 "--control", "--n-augment", "2", "--out", str(out), *TINY]) == 0
+                 "--allow-other-shots", "--control", "--n-augment", "2", "--out", str(out), *TINY]) == 0
     rows = atomic.read_csv(out / "results.csv")
     assert [r["train_set"] for r in rows] == ["real", "generated", "augmented"]
     assert [int(r["n_train"]) for r in rows] == [1, 4, 3]

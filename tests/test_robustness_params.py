@@ -63,7 +63,7 @@ DETECT = [
     (["--shots", "0"], "shots must be a positive integer or 'all', got 0"),
     (["--shots", "-3"], "shots must be a positive integer or 'all', got '-3'"),
     (["--shots", "500"], "shots=500 is larger than the 8 good training images"),
-    (["--model", "nope"], "unknown model 'nope'; valid models: cflow, efficient_ad, padim"),
+    (["--model", "nope"], "unknown model 'nope'; valid models: anomaly_dino, cflow"),
     (["--dataset", "nope"], "unknown dataset 'nope'; valid datasets: btad, folder, mvtec_ad"),
     (["--category", "nope"], "unknown sample class 'nope'; valid sample classes: brick"),
     (["--profile", "nope"], "unknown profile 'nope'; valid profiles: fast, paper, tiny"),
@@ -89,8 +89,8 @@ def test_detect_bad_parameters(extra, needle, sample_root, tmp_path, capsys, no_
 
 def test_grid_shots_too_few_for_the_model(sample_root, tmp_path, capsys, no_work):
     out = tmp_path / "det"
-    _one_line_error(capsys, ["detect-grid", "--data", sample_root, "--dataset", "sample",
-                             "--categories", "brick", "--shots", "1", "--models", "padim",
+    _one_line_error(capsys, ["detect", "--data", sample_root, "--dataset", "sample",
+                             "--category", "brick", "--shots", "1", "--model", "padim",
                              "--profile", "tiny", "--out", out],
                     "padim needs at least 2 training images; the real train set with k=1", out)
 

@@ -29,8 +29,8 @@ def _gen_cmd(sample_root: Path, out: Path) -> list[str]:
 
 
 def _grid_cmd(sample_root: Path, out: Path) -> list[str]:
-    return ["detect-grid", "--data", str(sample_root), "--dataset", "sample", "--categories",
-            "brick", "--shots", "1", "--models", "patchcore_r18", "--train-sets", "real",
+    return ["detect", "--data", str(sample_root), "--dataset", "sample", "--category",
+            "brick", "--shots", "1", "--model", "patchcore_r18",
             "--seeds", "0", "1", "--profile", "tiny", "--out", str(out)]
 
 
@@ -121,7 +121,7 @@ def test_killed_grid_resumes_to_the_same_rows(sig, sample_root, tmp_path, refere
     assert len(atomic.read_csv(csv)) == 1  # one of the two runs finished, the other was cut
     if sig == signal.SIGTERM:
         assert rc == 143 and "Traceback" not in err
-        assert "tvig detect-grid: terminated (SIGTERM)" in err.strip().splitlines()[-1]
+        assert "tvig detect: terminated (SIGTERM)" in err.strip().splitlines()[-1]
     _tvig(_grid_cmd(sample_root, out))
     assert _rows(atomic.read_csv(csv)) == _rows(reference_grid)
     assert len(reference_grid) == 2

@@ -1,68 +1,40 @@
-"""``tvig detect`` (one class, one detector, several seeds) and ``tvig detect-grid`` (resumable).
+"""``tvig detect``: one class, one detector, several seeds, by hand (resumable).
+
+The paper's whole grid (generation from each run's own shots included) is ``tvig experiment``;
+``tvig detect-grid`` was retired in its favour.
 
 Examples:
     $ tvig detect --data sample --category brick --shots 2 --model padim --control \\
           --n-augment 8 --seeds 0 1 --profile tiny --out runs/det
     $ tvig detect --dataset mvtec_ad --data datasets/MVTecAD --category bottle --shots 5 \\
-          --model patchcore_r18 --generated runs/mvtec_ad/bottle/generated --control
+          --seeds 0 --model patchcore_r18 --generated runs/mvtec_ad/bottle/generated --control
     $ tvig detect --category brick --shots 1 --model patchcore --backbone tf_efficientnet_lite0 \
           --layers blocks.2 blocks.4 --profile tiny --seeds 0
-    $ tvig detect-grid --dataset mvtec_ad --data datasets/MVTecAD --categories bottle screw \\
-          --shots 1 5 --models patchcore_r18 --generated "runs/mvtec_ad/{category}/generated"
 """
 
 from __future__ import annotations
 
 import argparse
 
+from tvig.detection.config import DetectionConfig
+from tvig.detection.datasets import choose_shots, resolve_class
 from tvig.detection.detectors import DETECTORS, OWN_BACKBONE
 from tvig.detection.grid import GridSpec, run_grid, summarise
-from tvig.detection.training_sets import TRAIN_SETS
+from tvig.detection.provenance import set_columns
+from tvig.errors import InputError
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="sample", metavar="ROOT",
-                   help="dataset root folder, or 'sample' for the embedded sample classes")
-    p.add_argument("--dataset", default=None,
-                   help="mvtec_ad, btad, mvtec_loco, sample or folder (default: sample when "
-                   "--data sample, else folder = any MVTec-layout root)")
-    p.add_argument("--generated", default=None, metavar="DIR",
-                   help="generated images for train set (b) (a tvig generate folder or any "
-                   "folder of images; {category} is replaced by the class name)")
-    p.add_argument("--n-augment", type=int, default=None,
-                   help="augmented images for the control (default: as many as --generated)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--out", default="runs/detection", help="results folder (results.csv, runs/)")
-    p.add_argument("--profile", default="fast", help="image size from the profile (tiny: 64 px)")
-    p.add_argument("--image-size", type=int, default=None, help="override the profile's size")
-    p.add_argument("--backbone", default=None, metavar="NAME",
-                   help=f"any timm model with features_only, for {', '.join(OWN_BACKBONE)} "
-                   "(weights only from the local cache: tvig assets lists them)")
-    p.add_argument("--layers", nargs="+", default=None, metavar="LAYER",
-                   help="the backbone's feature layers (default: the stages with the model's "
-                   "strides, e.g. layer2 layer3 for PatchCore on a ResNet); a wrong name "
-                   "lists the valid ones")
-    p.add_argument("--epochs", type=int, default=None, help="override the detector's epochs")
-    p.add_argument("--device", default="cpu", help="cpu, gpu or auto (Lightning accelerator)")
-    p.add_argument("--download", action="store_true",
-                   help="let anomalib download MVTec AD / BTAD when missing (needs network)")
-    p.add_argument("--no-pretrained", action="store_true",
-                   help="random backbone even when weights are cached")
-
-
-def _settings(args: argparse.Namespace) -> dict:
+def _config(args: argparse.Namespace, sets: list[str]) -> DetectionConfig:
     profile = get_profile(args.profile)
     if profile.random_weights:
         print(RANDOM_WEIGHTS_BANNER)
-    data = None if args.data == "sample" else args.data
-    dataset = args.dataset or ("sample" if data is None else "folder")
-    return dict(data_root=data, dataset=dataset, out_dir=args.out,
-                image_size=(profile.detect_image_size if args.image_size is None
-                            else args.image_size),
-                generated_dir=args.generated, n_augment=args.n_augment,
-                backbone=args.backbone, layers=args.layers, epochs=args.epochs, device=args.device,
-                download=args.download, pretrained=False if args.no_pretrained else None)
+    size = profile.detect_image_size if args.image_size is None else args.image_size
+    return DetectionConfig(models=[args.model], image_size=size, shots=[args.shots],
+                           seeds=args.seeds, train_sets=sets, device=args.device,
+                           n_augment=args.n_augment, epochs=args.epochs,
+                           backbone=args.backbone, layers=args.layers, keep_maps=args.maps, download=args.download,
+                           pretrained=False if args.no_pretrained else None)
 
 
 def _report(out_dir: str, rows: list[dict]) -> None:
@@ -71,7 +43,8 @@ def _report(out_dir: str, rows: list[dict]) -> None:
     cols = ["category", "model", "backbone", "k", "seed", "train_set", "n_train", "image_auroc",
             "image_ap", "pixel_auroc", "aupro", "seconds", "pretrained"]
     for r in rows:
-        print("  ".join(f"{c}={r[c]}" for c in cols))
+        print("  ".join(f"{c}={r[c]}" for c in cols + (["generated_shots"]
+                                                         if "generated_shots" in r else [])))
     summary = summarise(f"{out_dir}/results.csv")
     with __import__("pandas").option_context("display.width", 160, "display.max_columns", 20):
         print(summary.round(3).to_string(index=False))
@@ -83,20 +56,30 @@ def _report(out_dir: str, rows: list[dict]) -> None:
 def _detect(args: argparse.Namespace) -> int:
     sets = ["real"] + (["generated"] if args.generated else []) + \
         (["augmented"] if args.control else [])
-    spec = GridSpec(categories=[args.category], shots=[args.shots], models=[args.model],
-                    train_sets=sets, seeds=args.seeds)
-    s = _settings(args)
-    rows = run_grid(spec, keep_maps=args.maps, **s)
+    cfg = _config(args, sets)
+    data = None if args.data == "sample" else args.data
+    dataset = args.dataset or ("sample" if data is None else "folder")
+    cols: dict[int, dict] = {}
+    if args.generated:  # which shots made the set? checked before anything trains
+        layout = resolve_class(dataset, data, args.category, download=cfg.download,
+                               work_dir=args.out)
+        gen = str(args.generated).format(category=args.category)
+        for seed in cfg.seeds:
+            cols[seed] = set_columns(gen, choose_shots(layout, cfg.shots[0], seed),
+                                     allow_other=args.allow_other_shots)
+    spec = GridSpec([args.category], cfg)
+    rows = run_grid(spec, data_root=data, dataset=dataset, out_dir=args.out,
+                    generated_dir=args.generated,
+                    on_row=(lambda j: cols[j["seed"]] if j["train_set"] == "generated" else {})
+                    if cols else None)
     _report(args.out, rows)
     return 0
 
 
-def _grid(args: argparse.Namespace) -> int:
-    spec = GridSpec(categories=args.categories, shots=args.shots, models=args.models,
-                    train_sets=args.train_sets, seeds=args.seeds)
-    rows = run_grid(spec, keep_maps=args.maps, **_settings(args))
-    _report(args.out, rows)
-    return 0
+def _retired(args: argparse.Namespace) -> int:
+    raise InputError("tvig detect-grid was retired: use tvig experiment run (one protocol: "
+                     "shots -> prompt -> generated from exactly those shots -> detect; "
+                     "resumable, serial or on Ray); see tvig experiment run --help")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -106,7 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Fit and test one anomalib detector on k real shots of a "
                        "class, with --generated images (b) and with classical augmentation "
                        "(--control, c); appends to OUT/results.csv and skips rows already "
-                       f"there. Models: {models}.")
+                       f"there. Models: {models}. The generated set must be made from the "
+                       "run's own shots (its manifest names them).")
     d.add_argument("--category", required=True)
     d.add_argument("--shots", default="1", help="k: 1, 5, ... or all")
     d.add_argument("--model", default="patchcore_r18",
@@ -115,15 +99,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--control", action="store_true",
                    help="also run (c): real + classical augmentation of the same shots")
     d.add_argument("--maps", action="store_true", help="save anomaly maps for the figures")
-    _common(d)
+    d.add_argument("--data", default="sample", metavar="ROOT",
+                   help="dataset root folder, or 'sample' for the embedded sample classes")
+    d.add_argument("--dataset", default=None,
+                   help="mvtec_ad, btad, mvtec_loco, sample or folder (default: sample when "
+                   "--data sample, else folder = any MVTec-layout root)")
+    d.add_argument("--generated", default=None, metavar="DIR",
+                   help="generated images for train set (b): a tvig generate folder made from "
+                   "this run's shots ({category} is replaced by the class name)")
+    d.add_argument("--allow-other-shots", action="store_true",
+                   help="use a --generated set made from other shots (the row says so)")
+    d.add_argument("--n-augment", type=int, default=None,
+                   help="augmented images for the control (default: as many as --generated)")
+    d.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    d.add_argument("--out", default="runs/detection", help="results folder (results.csv, runs/)")
+    d.add_argument("--profile", default="fast", help="image size from the profile (tiny: 64 px)")
+    d.add_argument("--image-size", type=int, default=None, help="override the profile's size")
+    d.add_argument("--backbone", default=None, metavar="NAME",
+                   help=f"any timm model with features_only, for {', '.join(OWN_BACKBONE)} "
+                   "(weights only from the local cache: tvig assets lists them)")
+    d.add_argument("--layers", nargs="+", default=None, metavar="LAYER",
+                   help="the backbone's feature layers (default: the stages with the model's "
+                   "strides, e.g. layer2 layer3 for PatchCore on a ResNet); a wrong name "
+                   "lists the valid ones")
+    d.add_argument("--epochs", type=int, default=None, help="override the detector's epochs")
+    d.add_argument("--device", default="cpu", help="cpu, cuda (= gpu) or auto")
+    d.add_argument("--download", action="store_true",
+                   help="let anomalib download MVTec AD / BTAD when missing (needs network)")
+    d.add_argument("--no-pretrained", action="store_true",
+                   help="random backbone even when weights are cached")
     d.set_defaults(func=_detect)
-    g = sub.add_parser("detect-grid", help="run classes x shots x models x train sets x seeds "
-                       "(resumes where it stopped)")
-    g.add_argument("--categories", nargs="+", required=True)
-    g.add_argument("--shots", nargs="+", default=["1", "5"])
-    g.add_argument("--models", nargs="+", default=["patchcore_r18"], help=f"of: {models}")
-    g.add_argument("--train-sets", nargs="+", default=list(TRAIN_SETS), help="real generated "
-                   "augmented (generated needs --generated)")
-    g.add_argument("--maps", action="store_true", help="save anomaly maps for the figures")
-    _common(g)
-    g.set_defaults(func=_grid)
+    g = sub.add_parser("detect-grid", help="retired: use tvig experiment run",
+                       description="Retired in favour of tvig experiment run.",
+                       prefix_chars="+", add_help=False)  # every old flag lands in ``rest``
+    g.add_argument("rest", nargs="*")
+    g.set_defaults(func=_retired)

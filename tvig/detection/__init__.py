@@ -25,6 +25,7 @@ Example:
     True
 """
 
+from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import choose_files, parse_shots, resolve_class
 from tvig.detection.detectors import DETECTORS, build_detector
 from tvig.detection.grid import GridSpec, run_grid, summarise
@@ -34,6 +35,7 @@ from tvig.detection.sample_data import SAMPLE_CLASSES, write_sample_data
 from tvig.detection.shots import load_shots
 from tvig.detection.training_sets import TRAIN_SETS, build_training_set
 
-__all__ = ["choose_files", "parse_shots", "resolve_class", "DETECTORS", "build_detector",
-           "GridSpec", "run_grid", "summarise", "run_detection", "detection_metrics",
-           "SAMPLE_CLASSES", "write_sample_data", "load_shots", "TRAIN_SETS", "build_training_set"]
+__all__ = ["DetectionConfig", "choose_files", "parse_shots", "resolve_class", "DETECTORS",
+           "build_detector", "GridSpec", "run_grid", "summarise", "run_detection",
+           "detection_metrics", "SAMPLE_CLASSES", "write_sample_data", "load_shots", "TRAIN_SETS",
+           "build_training_set"]

@@ -59,8 +59,9 @@ def feature_stages(name: str) -> tuple[tuple[str, int, int], ...]:
         near = timm.list_models(f"*{name.split('.')[0][:6]}*")[:8]
         raise InputError(f"unknown timm backbone {name!r}" + (
             f"; similar names: {', '.join(near)}" if near else "") + " (timm.list_models())")
-    try:
-        model = timm.create_model(name, pretrained=False, features_only=True)
+    try:  # the probe must not move the global RNG: a detector's init would then depend on
+        with torch.random.fork_rng(devices=[]):  # whether this process probed before
+            model = timm.create_model(name, pretrained=False, features_only=True)
     except Exception as e:  # timm says why (no features_only support, ...)
         raise InputError(f"timm backbone {name!r} cannot give feature maps "
                          f"(features_only): {e}") from None

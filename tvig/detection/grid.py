@@ -7,59 +7,55 @@ already in the results CSV are skipped, so an interrupted grid resumes without d
 
 Example:
     >>> from tvig.detection.grid import GridSpec, run_grid, summarise
-    >>> spec = GridSpec(categories=["brick"], shots=[1], models=["padim"])     # doctest: +SKIP
-    >>> rows = run_grid(spec, data_root=None, dataset="sample", out_dir="/tmp/det",
-    ...                 image_size=64)                                          # doctest: +SKIP
+    >>> from tvig.detection.config import DetectionConfig
+    >>> spec = GridSpec(["brick"], DetectionConfig(shots=2, models="padim", image_size=64,
+    ...                                            train_sets="real"))
+    >>> len(spec.jobs())
+    1
+    >>> rows = run_grid(spec, data_root=None, dataset="sample", out_dir="/tmp/det")  # doctest: +SKIP
     >>> summarise("/tmp/det/results.csv")                                      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
 from tvig import atomic
-from tvig.detection.datasets import (
-    choose_shots,
-    get_dataset,
-    parse_shots,
-    resolve_class,
-)
-from tvig.detection.detectors import backbone_label, get_detector
+from tvig.detection.config import DetectionConfig
+from tvig.detection.datasets import choose_shots, get_dataset, resolve_class
+from tvig.detection.detectors import get_detector
 from tvig.detection.run import KEY, done_keys, row_key, run_detection
-from tvig.detection.training_sets import TRAIN_SETS, generated_images
-from tvig.errors import ConfigError, InputError, choices_text
-from tvig.seeding import resolve_device
+from tvig.detection.training_sets import generated_images
+from tvig.errors import InputError
 
 METRICS = ("image_auroc", "image_ap", "pixel_auroc", "aupro")
 
 
-@dataclass
+@dataclass(frozen=True)
 class GridSpec:
+    """The classes of a grid and the one :class:`DetectionConfig` every run of it uses."""
+
     categories: Sequence[str]
-    shots: Sequence["int | str"] = (1, 5)
-    models: Sequence[str] = ("patchcore_r18",)
-    train_sets: Sequence[str] = ("real", "generated", "augmented")
-    seeds: Sequence[int] = (0, 1, 2)
+    config: DetectionConfig = field(default_factory=DetectionConfig)
 
     def __post_init__(self) -> None:
-        """A single value (``shots=1``, ``models="padim"``) is a one-element list."""
-        for name in ("categories", "shots", "models", "train_sets", "seeds"):
-            v = getattr(self, name)
-            object.__setattr__(self, name, (v,) if isinstance(v, (str, int)) else tuple(v))
+        """A single class name is a one-element list."""
+        c = self.categories
+        object.__setattr__(self, "categories", (c,) if isinstance(c, str) else tuple(c))
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every (category, k, seed, model, train_set); k='all' uses only the first seed."""
-        out = []
+        cfg, out = self.config, []
         for c in self.categories:
-            for k in map(parse_shots, self.shots):
-                for seed in (self.seeds[:1] if k == "all" else self.seeds):
-                    for m in self.models:
-                        for t in self.train_sets:
+            for k in cfg.shots:
+                for seed in (cfg.seeds[:1] if k == "all" else cfg.seeds):
+                    for m in cfg.models:
+                        for t in cfg.train_sets:
                             out.append(dict(category=c, k=k, seed=seed, model=m, train_set=t))
         return out
 
@@ -69,67 +65,25 @@ def generated_for(generated_dir: "str | os.PathLike[str] | None", category: str)
     return None if generated_dir is None else Path(str(generated_dir).format(category=category))
 
 
-def _positive(name: str, v: Any, *, optional: bool = False) -> None:
-    if optional and v is None:
-        return
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-
-
-def check_accelerator(device: str) -> None:
-    """``cpu``/``auto``, or ``gpu``/``cuda`` only where CUDA is available (Lightning names)."""
-    device = str(device)
-    if device in ("cpu", "auto"):
-        return
-    if device in ("gpu", "cuda"):
-
-        resolve_device("cuda")  # the clear "no CUDA GPU here" error
-        return
-    raise ConfigError(choices_text("device", device, ["auto", "cpu", "gpu", "cuda"]))
-
-
-def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: int,
-               generated_dir=None, n_augment: int | None = None, download: bool = False,
-               epochs: int | None = None, device: str = "cpu", backbone: str | None = None,
-               layers: "Sequence[str] | None" = None) -> None:
-    """Raise a :mod:`tvig.errors` exception for any bad input before anything trains.
-
-    Parameters are checked first (nothing is written when one is wrong), then each class's
-    data (the ``sample`` dataset is materialised under ``out_dir/sample_data`` to count it).
-    """
-    _positive("image size", image_size)
-    _positive("n_augment (augmented images)", n_augment, optional=True)
-    _positive("epochs", epochs, optional=True)
-    for s in spec.seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ConfigError(f"seeds must be integers >= 0, got {s!r}")
-    for k in spec.shots:
-        parse_shots(k)
-    check_accelerator(device)
+def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_dir=None) -> None:
+    """Raise a :mod:`tvig.errors` exception for any bad data before anything trains (the
+    settings were checked when ``spec.config`` was built). The ``sample`` dataset is
+    materialised under ``out_dir/sample_data`` to count it."""
+    cfg = spec.config
     get_dataset(dataset)
     atomic.check_writable(out_dir)
-    for m in spec.models:
-        backbone_label(m, backbone, layers)  # unknown timm name or layer: the valid ones
-        if image_size < get_detector(m).min_image_size:
-            raise InputError(f"{m} needs image_size >= {get_detector(m).min_image_size}, got "
-                             f"{image_size} (pass --image-size or another profile)")
-    for t in spec.train_sets:
-        if t not in TRAIN_SETS:
-            raise InputError(choices_text("train set", t, list(TRAIN_SETS)))
-    if not spec.seeds:
-        raise InputError("give at least one seed")
     for c in spec.categories:
-        layout = resolve_class(dataset, data_root, c, download=download, work_dir=out_dir)
-        for k in spec.shots:
-            n = len(choose_shots(layout, k, spec.seeds[0]))
-            for m in spec.models:
+        layout = resolve_class(dataset, data_root, c, download=cfg.download, work_dir=out_dir)
+        for k in cfg.shots:
+            n = len(choose_shots(layout, k, cfg.seeds[0]))
+            for m in cfg.models:
                 need = get_detector(m).min_train
-                if "real" in spec.train_sets and n < need:
+                if "real" in cfg.train_sets and n < need:
                     raise InputError(f"{m} needs at least {need} training images; the real "
                                      f"train set with k={k} has {n} (use patchcore_r18 for "
                                      "1-shot baselines, or drop 'real')")
-        needs_gen = "generated" in spec.train_sets or ("augmented" in spec.train_sets
-                                                       and n_augment is None)
+        needs_gen = "generated" in cfg.train_sets or ("augmented" in cfg.train_sets
+                                                      and cfg.n_augment is None)
         if needs_gen:
             gen = generated_for(generated_dir, c)
             if gen is None:
@@ -139,25 +93,22 @@ def check_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: 
             generated_images(gen)
 
 
-def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: int,
-             generated_dir=None, n_augment: int | None = None, progress: bool = True,
-             log: Callable[[str], None] = print, **kwargs) -> list[dict[str, Any]]:
+def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_dir=None,
+             progress: bool = True, log: Callable[[str], None] = print,
+             on_row: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+             ) -> list[dict[str, Any]]:
     """Run every job not yet in ``out_dir/results.csv``; returns the new rows.
 
-    ``kwargs`` go to :func:`tvig.detection.run.run_detection` (epochs, backbone, device, ...).
+    ``on_row(job)``: extra columns for a job's row (e.g. which shots made its generated set).
     """
-
     check_grid(spec, data_root=data_root, dataset=dataset, out_dir=out_dir,
-               image_size=image_size, generated_dir=generated_dir, n_augment=n_augment,
-               download=kwargs.get("download", False), epochs=kwargs.get("epochs"),
-               device=kwargs.get("device", "cpu"), backbone=kwargs.get("backbone"),
-               layers=kwargs.get("layers"))
+               generated_dir=generated_dir)
     csv = Path(out_dir) / "results.csv"
     done = done_keys(csv)
-    labels = {m: backbone_label(m, kwargs.get("backbone"), kwargs.get("layers"))
-              for m in spec.models}
+    cfg = spec.config
     jobs = [j for j in spec.jobs() if row_key(dict(
-        j, dataset=dataset, image_size=image_size, backbone=labels[j["model"]])) not in done]
+        j, dataset=dataset, image_size=cfg.image_size,
+        backbone=cfg.backbone_label(j["model"]))) not in done]
     skipped = len(spec.jobs()) - len(jobs)
     if skipped:
         log(f"resuming: {skipped} of {len(spec.jobs())} runs already in {csv}")
@@ -170,12 +121,11 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, image_size: in
 
     rows = []
     for j in tqdm(jobs, desc="detection runs", disable=not progress):
-        rows.append(run_detection(data_root, j["category"], j["k"], j["seed"], j["model"],
-                                  j["train_set"], generated_dir=generated_for(generated_dir,
-                                                                              j["category"]),
-                                  image_size=image_size, out_dir=out_dir, dataset=dataset,
-                                  n_augment=n_augment, results_csv=csv, log=log_once,
-                                  **kwargs))
+        rows.append(run_detection(spec.config, data_root, j["category"], j["k"], j["seed"],
+                                  j["model"], j["train_set"], out_dir=out_dir, dataset=dataset,
+                                  generated_dir=generated_for(generated_dir, j["category"]),
+                                  results_csv=csv, extra=on_row(j) if on_row else None,
+                                  log=log_once))
     return rows
 
 
@@ -198,11 +148,21 @@ def load_results(results: "str | os.PathLike[str] | Sequence[dict] | Any"):
     return df
 
 
+SETTINGS = ("image_size", "backbone", "profile", "data", "epochs")
+
+
+def setting_columns(df) -> list[str]:
+    """The identity columns of a summary: the protocol's, plus every setting that differs
+    between rows (image size, data root, profile, ...) so rows of different settings are
+    never averaged together."""
+    base = ["dataset", "category", "model", "k", "train_set"]
+    return base + [c for c in SETTINGS if c in df and df[c].astype(str).nunique() > 1]
+
+
 def summarise(results) -> "Any":
-    """Mean and std over seeds per (dataset, category, model, backbone, k, train_set)."""
+    """Mean and std over seeds per (dataset, category, model, k, train_set, differing settings)."""
     df = load_results(results)
-    group = ["dataset", "category", "model"] + (["backbone"] if "backbone" in df else []) + [
-        "k", "train_set"]
+    group = setting_columns(df)
     metrics = [m for m in METRICS if m in df]  # tables from before image_ap lack it
     agg = df.groupby(group, sort=False)[metrics].agg(["mean", "std"])
     agg.columns = [f"{m}_{s}" for m, s in agg.columns]
@@ -214,9 +174,8 @@ def summarise(results) -> "Any":
 def gains(results, metric: str = "image_auroc", versus: str = "generated"):
     """Per (dataset, category, model, k): mean ``metric`` of ``versus`` minus that of ``real``."""
     s = summarise(results)
-    index = ["dataset", "category", "model"] + (["backbone"] if "backbone" in s else []) + ["k"]
-    piv = s.pivot_table(index=index, columns="train_set",
-                        values=f"{metric}_mean")
+    index = [c for c in setting_columns(s) if c != "train_set"]
+    piv = s.pivot_table(index=index, columns="train_set", values=f"{metric}_mean")
     if "real" not in piv or versus not in piv:
         raise InputError(f"gains need both 'real' and {versus!r} rows in the results")
     out = (piv[versus] - piv["real"]).rename("gain").reset_index()
@@ -250,4 +209,4 @@ def plan_train_sets(generated_dir, categories: Sequence[str],
 
 
 __all__ = ["GridSpec", "KEY", "check_grid", "run_grid", "summarise", "gains", "load_results",
-           "plan_train_sets"]
+           "plan_train_sets", "setting_columns"]

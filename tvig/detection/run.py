@@ -10,8 +10,10 @@ grid runner (:mod:`tvig.detection.grid`) calls it for every combination and resu
 
 Example:
     >>> from tvig.detection.run import run_detection
-    >>> row = run_detection(None, "brick", k=1, seed=0, model="padim", train_set="real",
-    ...                     image_size=64, out_dir="/tmp/det", dataset="sample")  # doctest: +SKIP
+    >>> from tvig.detection.config import DetectionConfig
+    >>> cfg = DetectionConfig(models="padim", image_size=64)
+    >>> row = run_detection(cfg, None, "brick", k=2, seed=0, model="padim", train_set="real",
+    ...                     out_dir="/tmp/det", dataset="sample")  # doctest: +SKIP
     >>> row["image_auroc"], row["pixel_auroc"], row["aupro"]                   # doctest: +SKIP
 """
 
@@ -25,21 +27,22 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 from tvig import __version__, atomic
+from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import (
     ClassLayout,
     parse_shots,
     resolve_class,
     sample_shots,
 )
-from tvig.detection.detectors import build_detector, get_detector, model_backbone
+from tvig.detection.detectors import build_detector, get_detector
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
-from tvig.detection.predictions import predict_test_set
 from tvig.detection.inputs import readable_folder
-from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig, build_training_set
-from tvig.errors import InputError, NumericsError, choices_text
+from tvig.detection.predictions import predict_test_set
+from tvig.detection.training_sets import build_training_set
+from tvig.errors import InputError, NumericsError
 from tvig.paths import ascii_path
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
@@ -106,20 +109,17 @@ class Prepared:
     notes: list[str]  # one line per folder that needed converted copies
 
 
-def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, *,
-            out_dir, dataset: str, generated_dir=None, n_augment: int | None = None,
-            download: bool = False, augment: AugmentConfig = AugmentConfig()) -> Prepared:
-    """Validate every input and build the training set; raises :mod:`tvig.errors` early."""
-    get_detector(model)
-    if train_set not in TRAIN_SETS:
-        raise InputError(choices_text("train set", train_set, list(TRAIN_SETS)))
+def prepare(config: DetectionConfig, data_root, category: str, k, seed: int, model: str,
+            train_set: str, *, out_dir, dataset: str, generated_dir=None) -> Prepared:
+    """Resolve the class and build the training set (``config`` is already checked)."""
+    layout = resolve_class(dataset, data_root, category, download=config.download,
+                           work_dir=out_dir)
     k = parse_shots(k)
-    layout = resolve_class(dataset, data_root, category, download=download, work_dir=out_dir)
     run_dir = run_dir_for(out_dir, dataset, category, k, seed)
     shots = sample_shots(layout, k, seed, run_dir / "real")
     training = build_training_set(train_set, shots, run_dir, generated_dir=generated_dir,
-                                  n_extra=n_augment if train_set == "augmented" else None,
-                                  seed=seed, augment=augment)
+                                  n_extra=config.n_augment if train_set == "augmented" else None,
+                                  seed=seed, augment=config.augment)
     need = get_detector(model).min_train
     if training.n_train < need:
         raise InputError(f"{model} needs at least {need} training images, but train set "
@@ -148,37 +148,36 @@ def _datamodule(p: Prepared, batch_size: int, seed: int):
                   val_split_mode="same_as_test", seed=seed)
 
 
-def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: "int | str",
-                  seed: int, model: str, train_set: str = "real", *,
-                  generated_dir: "str | os.PathLike[str] | None" = None, image_size: int = 256,
-                  out_dir: "str | os.PathLike[str]", dataset: str = "folder",
-                  n_augment: int | None = None, backbone: str | None = None,
-                  layers: "Sequence[str] | None" = None, pretrained: bool | None = None, epochs: int | None = None,
-                  batch_size: int = 8, device: str = "cpu", download: bool = False,
-                  keep_maps: bool = False, imagenet_dir=None,
+def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | None",
+                  category: str, k: "int | str", seed: int, model: str, train_set: str = "real",
+                  *, out_dir: "str | os.PathLike[str]", dataset: str = "folder",
+                  generated_dir: "str | os.PathLike[str] | None" = None, imagenet_dir=None,
                   results_csv: "str | os.PathLike[str] | None" = None,
+                  extra: dict[str, Any] | None = None,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit and test one detector; append its row to ``results_csv`` (default
     ``out_dir/results.csv``) and return it.
 
-    ``train_set``: ``real`` (k shots), ``generated`` (+ every image of ``generated_dir``) or
-    ``augmented`` (+ ``n_augment`` augmentations of the shots; default: as many as
-    ``generated_dir`` holds). ``pretrained=None`` uses backbone weights only when cached.
-    ``backbone``/``layers``: any timm backbone for PaDiM, PatchCore and CFlow (checked first).
-    With ``keep_maps`` the test-set anomaly maps are saved for :mod:`tvig.plots.detection`.
+    ``config``: image size, epochs, backbone, device, augmentation, ... (checked once where it
+    was built). ``train_set``: ``real`` (k shots), ``generated`` (+ every image of
+    ``generated_dir``) or ``augmented`` (+ ``config.n_augment`` augmentations of the shots;
+    default: as many as ``generated_dir`` holds). With ``config.keep_maps`` the test-set
+    anomaly maps are saved for :mod:`tvig.plots.detection`. ``extra``: more columns for the
+    row (e.g. which shots made the generated set).
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.engine import Engine
-
     # heavy: Lightning loads with anomalib; only detection needs it
     from lightning.pytorch import seed_everything
 
-    model_backbone(model, backbone, layers)  # a bad name or layer fails before anything
-    p = prepare(data_root, category, k, seed, model, train_set, out_dir=out_dir,
-                dataset=dataset, generated_dir=generated_dir, n_augment=n_augment,
-                download=download)
+    if model not in config.models or train_set not in config.train_sets:
+        raise InputError(f"run ({model}, {train_set}) is not in the config's models "
+                         f"{list(config.models)} / train sets {list(config.train_sets)}")
+    p = prepare(config, data_root, category, k, seed, model, train_set, out_dir=out_dir,
+                dataset=dataset, generated_dir=generated_dir)
     for note in p.notes:
         log(f"note: {note}")
+    image_size = config.image_size
     imagenet_real = True
     if model == "efficient_ad":
 
@@ -186,14 +185,14 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
         if not imagenet_real:
             log(STANDIN_NOTE.format(path=imagenet_dir))
     seed_everything(seed, workers=True, verbose=False)  # a random backbone's init too
-    detector, info = build_detector(model, image_size=image_size, pretrained=pretrained,
-                                    backbone=backbone, layers=layers,
+    detector, info = build_detector(model, image_size=image_size, pretrained=config.pretrained,
+                                    backbone=config.backbone, layers=config.layers,
                                     imagenet_dir=imagenet_dir)
     if info.note:
         log(info.note)
     work = p.run_dir / f"{model}_{train_set}_{image_size}px"
-    dm = _datamodule(p, info.train_batch_size or batch_size, seed)
-    n_epochs = epochs or info.epochs
+    dm = _datamodule(p, info.train_batch_size or config.batch_size, seed)
+    n_epochs = config.epochs or info.epochs
     if model == "efficient_ad" and n_epochs * p.training.n_train < 2:  # batch size is 1
         raise InputError("efficient_ad needs >= 2 training steps (epochs x images); anomalib's "
                          "LR schedule steps at int(0.95 x steps). Use more epochs or images.")
@@ -201,9 +200,9 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     with quiet_lightning(), keep_interrupts():
         seed_everything(seed, workers=True, verbose=False)
         work.mkdir(parents=True, exist_ok=True)
-        engine = Engine(default_root_dir=ascii_path(work), logger=False, accelerator=device,
-                        devices=1, max_epochs=n_epochs, check_val_every_n_epoch=n_epochs,
-                        barebones=True)
+        engine = Engine(default_root_dir=ascii_path(work), logger=False,
+                        accelerator=config.device, devices=1, max_epochs=n_epochs,
+                        check_val_every_n_epoch=n_epochs, barebones=True)
         engine.fit(model=detector, datamodule=dm)
         preds = predict_test_set(engine, detector, dm)
     try:  # every test image at once, on the raw scores (tvig.detection.metrics)
@@ -214,7 +213,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     seconds = time.perf_counter() - t0
     if metrics.note:
         log(f"{category}: {metrics.note}")
-    if keep_maps:
+    if config.keep_maps:
         preds.save(work / "maps.npz")
     row = dict(dataset=dataset, category=category, model=model, k=p.k, seed=seed,
                train_set=train_set, n_train=p.training.n_train,
@@ -223,6 +222,6 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
                **metrics.row(), seconds=round(seconds, 2),
                pretrained=info.pretrained and imagenet_real, backbone=info.backbone,
                image_size=image_size, tvig_version=__version__)
-    row = {c: row[c] for c in RESULT_COLUMNS}
+    row = {**{c: row[c] for c in RESULT_COLUMNS}, **(extra or {})}
     atomic.append_csv_rows(results_csv or Path(out_dir) / "results.csv", [row])
     return row
