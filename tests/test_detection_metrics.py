@@ -12,6 +12,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tvig import atomic
+from tvig.detection.config import DetectionConfig
 from tvig.detection.grid import summarise
 from tvig.detection.metrics import (
     NO_MASKS,
@@ -84,8 +85,8 @@ class _Engine:
     def __init__(self, *arrays, batch_size: int):
         self.arrays, self.batch_size = arrays, batch_size
 
-    def predict(self, model, dataloaders, return_predictions):
-        assert return_predictions and dataloaders == "test loader"
+    def predict(self, model, datamodule, return_predictions):
+        assert return_predictions and datamodule.test_dataloader() == "test loader"
         return list(_fake_batches(*self.arrays, self.batch_size))
 
 
@@ -201,15 +202,15 @@ def _scaled_build(factor: float):
 def test_detector_scores_x100_give_the_same_metrics(sample_root, tmp_path, monkeypatch):
     import tvig.detection.run as R
 
-    kw = dict(out_dir=tmp_path, dataset="sample", image_size=64, keep_maps=True,
-              pretrained=False)
-    base = R.run_detection(sample_root, "brick", 1, 0, "patchcore_r18", "real", **kw)
+    cfg = DetectionConfig(image_size=64, keep_maps=True, pretrained=False)
+    kw = dict(out_dir=tmp_path, dataset="sample")
+    base = R.run_detection(cfg, sample_root, "brick", 1, 0, "patchcore_r18", "real", **kw)
     maps1 = next(tmp_path.rglob("maps.npz"))
     with np.load(maps1) as z:
         raw1 = z["pred_score"]
     maps1.rename(tmp_path / "unscaled.npz")
     monkeypatch.setattr(R, "build_detector", _scaled_build(100.0))
-    big = R.run_detection(sample_root, "brick", 1, 0, "patchcore_r18", "real", **kw)
+    big = R.run_detection(cfg, sample_root, "brick", 1, 0, "patchcore_r18", "real", **kw)
     with np.load(next(tmp_path.rglob("maps.npz"))) as z:
         raw100, labels = z["pred_score"], z["gt_label"]
     assert raw100.min() > 17  # float32 sigmoid of these is exactly 1.0: a squash reads 0.5
@@ -231,8 +232,9 @@ def test_detector_run_on_a_class_without_masks(sample_root, tmp_path, monkeypatc
     matplotlib.use("Agg")
     monkeypatch.setattr(datasets.ClassLayout, "mask_dirs", property(lambda self: []))
     notes = []
-    row = run_detection(sample_root, "brick", 1, 0, "patchcore_r18", "real", out_dir=tmp_path,
-                        dataset="sample", image_size=64, keep_maps=True, log=notes.append)
+    row = run_detection(DetectionConfig(image_size=64, keep_maps=True), sample_root, "brick", 1,
+                        0, "patchcore_r18", "real", out_dir=tmp_path, dataset="sample",
+                        log=notes.append)
     assert row["pixel_auroc"] is None and row["aupro"] is None and 0 <= row["image_auroc"] <= 1
     assert any(NO_MASKS in n for n in notes)
     cells = atomic.read_csv(tmp_path / "results.csv")[0]

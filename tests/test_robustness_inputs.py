@@ -31,6 +31,7 @@ from PIL import Image
 
 from tvig import atomic
 from tvig.cli import main
+from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import validate_class
 from tvig.errors import ConfigError, InputError
 from tvig.images import load_images
@@ -97,7 +98,8 @@ def test_class_without_ground_truth_is_accepted_for_image_metrics(sample_root, t
 def _prepare(data: Path, out: Path, category: str = "brick"):
     from tvig.detection.run import prepare
 
-    return prepare(data, category, 2, 0, "patchcore_r18", "real", out_dir=out, dataset="folder")
+    return prepare(DetectionConfig(), data, category, 2, 0, "patchcore_r18", "real", out_dir=out,
+                   dataset="folder")
 
 
 def test_16_bit_test_images_get_8_bit_copies(sample_root, tmp_path):

@@ -64,8 +64,9 @@ def _maps(a: np.ndarray) -> np.ndarray:
 
 def predict_test_set(engine, model, datamodule) -> Predictions:
     """Predict ``datamodule``'s whole test split with the fitted ``model`` (raw scores)."""
-    batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(),
-                             return_predictions=True)
+    # with the datamodule (its predict split is the test split), anomalib can first run the
+    # validation it needs for thresholds of models that do not train (WinCLIP)
+    batches = engine.predict(model=model, datamodule=datamodule, return_predictions=True)
     amap = _maps(_stack(batches, "anomaly_map")).astype(np.float32)
     score = _stack(batches, "pred_score")
     score = amap.reshape(len(amap), -1).max(1) if score is None else score.reshape(-1)
