@@ -94,6 +94,7 @@ class Profile:
     lambda_kl: float
     n_augment: int  # status-consistent augmentations per shot for mu_0 / sigma_0
     sigma_floor: float  # lower bound on sigma_0 (latent units)
+    rho: float  # sigma >= rho * sigma_0 after every step (0 = no floor; the variance is kept)
     # --- integrator -----------------------------------------------------------------------
     candidates: int  # N candidates per round (one batch)
     keep: int  # top m kept per round
@@ -101,7 +102,9 @@ class Profile:
     n_images: int  # default size of the generated set
     score_text: float  # a
     score_img: float  # b
-    score_latent: float  # c
+    score_latent: float  # c (D is in units of the shot's own round trip)
+    oversample: int  # images beyond the rounds' kept ones: best 1 of `oversample` pooled draws
+    raw_draws: bool  # ABLATION: write draws beyond the kept ones unselected (paper: False)
     # --- detection ------------------------------------------------------------------------
     detect_image_size: int
     seed: int = 0
@@ -147,6 +150,15 @@ def validate(p: Profile) -> None:
         raise ConfigError(f"profile field lr must be a finite number > 0, got {p.lr!r}")
     if not (isinstance(p.sigma_floor, (int, float)) and p.sigma_floor > 0):
         raise ConfigError(f"profile field sigma_floor must be > 0, got {p.sigma_floor!r}")
+    if isinstance(p.rho, bool) or not (isinstance(p.rho, (int, float)) and 0 <= p.rho <= 1):
+        raise ConfigError(f"profile field rho must be a number in [0, 1] (sigma >= rho * "
+                          f"sigma_0), got {p.rho!r}")
+    if isinstance(p.oversample, bool) or not isinstance(p.oversample, int) or p.oversample < 2:
+        raise ConfigError(f"profile field oversample must be an integer >= 2 (pool size per "
+                          f"image written), got {p.oversample!r}; for unselected draws set "
+                          "raw_draws=True (an ablation)")
+    if not isinstance(p.raw_draws, bool):
+        raise ConfigError(f"profile field raw_draws must be True or False, got {p.raw_draws!r}")
     if not (isinstance(p.cut_pow, (int, float)) and p.cut_pow > 0):
         raise ConfigError(f"profile field cut_pow must be > 0, got {p.cut_pow!r}")
     if p.vqgan not in VQGAN_ARCHS:
@@ -163,7 +175,8 @@ def validate(p: Profile) -> None:
                           "lambda_img or lambda_kl > 0)")
 
 
-_COMMON = dict(cut_pow=1.0, augment_strength=1.0, n_augment=8, sigma_floor=0.05,
+_COMMON = dict(cut_pow=1.0, augment_strength=1.0, n_augment=8, sigma_floor=0.05, rho=0.5,
+               oversample=4, raw_draws=False,
                lambda_text=1.0, lambda_img=1.0, lambda_kl=0.1,
                score_text=1.0, score_img=1.0, score_latent=0.1)
 

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from tvig import __version__, atomic
+from tvig.augmentations import AugmentRules, rules_for
 from tvig.detection.datasets import (
     ClassLayout,
     parse_shots,
@@ -36,7 +37,7 @@ from tvig.detection.datasets import (
 )
 from tvig.detection.detectors import build_detector, get_detector
 from tvig.detection.efficient_ad import STANDIN_NOTE, imagenette_dir
-from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig, build_training_set
+from tvig.detection.training_sets import TRAIN_SETS, build_training_set
 from tvig.errors import InputError, NumericsError, choices_text
 
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
@@ -100,8 +101,11 @@ class Prepared:
 
 def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, *,
             out_dir, dataset: str, generated_dir=None, n_augment: int | None = None,
-            download: bool = False, augment: AugmentConfig = AugmentConfig()) -> Prepared:
-    """Validate every input and build the training set; raises :mod:`tvig.errors` early."""
+            download: bool = False, augment: AugmentRules | None = None) -> Prepared:
+    """Validate every input and build the training set; raises :mod:`tvig.errors` early.
+
+    ``augment``: the control's augmentations (default: the class's status-consistent rules).
+    """
     get_detector(model)
     if train_set not in TRAIN_SETS:
         raise InputError(choices_text("train set", train_set, list(TRAIN_SETS)))
@@ -111,7 +115,7 @@ def prepare(data_root, category: str, k, seed: int, model: str, train_set: str, 
     shots = sample_shots(layout, k, seed, run_dir / "real")
     training = build_training_set(train_set, shots, run_dir, generated_dir=generated_dir,
                                   n_extra=n_augment if train_set == "augmented" else None,
-                                  seed=seed, augment=augment)
+                                  seed=seed, augment=augment or rules_for(category, dataset))
     need = get_detector(model).min_train
     if training.n_train < need:
         raise InputError(f"{model} needs at least {need} training images, but train set "
@@ -182,6 +186,7 @@ def run_detection(data_root: "str | os.PathLike[str] | None", category: str, k: 
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.engine import Engine
+
     # heavy: Lightning loads with anomalib; only detection needs it
     from lightning.pytorch import seed_everything
 
