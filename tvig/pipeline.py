@@ -47,7 +47,7 @@ from tvig.integrator.writer import (
 from tvig.models.clip import embed_images, load_clip
 from tvig.models.vqgan import load_vqgan
 from tvig.paths import RunPaths
-from tvig.profiles import RANDOM_WEIGHTS_BANNER, Profile, get_profile, missing_assets
+from tvig.profiles import RANDOM_WEIGHTS_BANNER, Profile, missing_assets, with_budget
 from tvig.prompting.keywords import resolve_keyword
 from tvig.prompting.ranking import load_prompt, select_prompt
 from tvig.seeding import resolve_device
@@ -123,7 +123,8 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
                     prompt: str | None = None, keyword: str | None = None,
                     overrides: dict[str, Any] | None = None, dataset: str | None = None,
                     augment_file: "str | Path | None" = None,
-                    rules: AugmentRules | None = None, **integrator: Any) -> Inputs:
+                    rules: AugmentRules | None = None, require_assets: bool = True,
+                    **integrator: Any) -> Inputs:
     """Check every input (no model loads, nothing is written). Raises a :class:`TvigError`.
 
     ``overrides``: profile fields to change (``--steps``, ``--set field=value``), validated
@@ -131,8 +132,7 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
     augmentation rules apply to the class (:func:`tvig.augmentations.rules_for`).
     """
 
-    overrides = {k: v for k, v in {**(overrides or {}), "rounds": rounds}.items() if v is not None}
-    prof = get_profile(profile, **overrides)
+    prof, overrides = with_budget(profile, {**(overrides or {}), "rounds": rounds})
     n = _positive_int("n (number of images)", prof.n_images if n is None else n)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
@@ -150,7 +150,7 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
     dev = resolve_device(device)
     shots, infos = load_images(images, size=prof.image_size)
     missing = missing_assets(prof)
-    if missing:
+    if missing and require_assets:
 
         raise AssetMissingError(f"profile {prof.name!r} needs weights that are not cached: "
                                 f"{', '.join(missing)}; fetch them with: tvig download "
@@ -173,8 +173,9 @@ def plan(images: "str | Path | Sequence[str | Path]", category: str, out: "str |
          seed: int = 0, device: str = "auto", **kw: Any) -> dict[str, Any]:
     """The resolved plan of :func:`generate` with the same arguments; loads no model and
     writes nothing (``tvig generate --dry-run``)."""
-    return validate_inputs(images, category, out, profile, n, rounds, seed, device,
-                           **kw).plan()
+    inp = validate_inputs(images, category, out, profile, n, rounds, seed, device,
+                          require_assets=False, **kw)
+    return {**inp.plan(), "missing_assets": missing_assets(inp.profile)}
 
 
 def generate(images: "str | Path | Sequence[str | Path]", category: str, out: "str | Path",

@@ -214,6 +214,53 @@ def get_profile(name: "str | Profile", **overrides: Any) -> Profile:
     return base.replace(**changes) if changes else base
 
 
+def with_budget(name: "str | Profile", overrides: dict[str, Any]) -> tuple["Profile", dict[str, Any]]:
+    """(profile with ``overrides``, the overrides actually applied).
+
+    Lowering ``candidates`` below the profile's ``keep`` without giving ``keep`` scales keep
+    with it (the profile's keep/candidates ratio, at least 1), so ``--candidates 2`` on
+    ``paper`` (16 / keep 8) keeps 1 of 2 instead of failing; the derived value is returned.
+
+    >>> with_budget("paper", {"candidates": 2})[1]
+    {'candidates': 2, 'keep': 1}
+    """
+    base = get_profile(name)
+    applied = {k: v for k, v in overrides.items() if v is not None}
+    cand = applied.get("candidates")
+    if (isinstance(cand, int) and not isinstance(cand, bool) and cand >= 1
+            and "keep" not in applied and base.keep > cand):
+        applied["keep"] = max(1, min(cand, round(base.keep * cand / base.candidates)))
+    return get_profile(base, **applied), applied
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"field=value"`` -> (field, value typed like the profile field), for ``--set``.
+
+    >>> parse_override("steps=3"), parse_override("raw_draws=true"), parse_override("rho=0.25")
+    (('steps', 3), ('raw_draws', True), ('rho', 0.25))
+    """
+    name, sep, raw = str(text).partition("=")
+    name, raw = name.strip(), raw.strip()
+    types = {f.name: f.type for f in dataclasses.fields(Profile)}
+    if not sep or name not in types:
+        raise ConfigError(f"--set {text!r}: expected FIELD=VALUE with FIELD a profile field "
+                          f"({', '.join(types)})")
+    kind = str(types[name])
+    try:
+        if kind == "bool":
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return name, raw.lower() in ("true", "1", "yes")
+        if kind == "int":
+            return name, int(raw)
+        if kind == "float":
+            return name, float(raw)
+    except ValueError:
+        raise ConfigError(f"--set {text!r}: profile field {name} takes a {kind}, got "
+                          f"{raw!r}") from None
+    return name, (None if raw.lower() == "none" and "None" in kind else raw)
+
+
 def missing_assets(profile: Profile) -> list[str]:
     """Names of the assets this profile needs that are not (verified) in the cache."""
 
