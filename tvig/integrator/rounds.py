@@ -156,6 +156,14 @@ class IntegrationResult:
     ranks: list[int] = field(default_factory=list)  # per image: rank in its round (1 = best)
     reference: dict[str, float] = field(default_factory=dict)  # diversity of the augmentations
 
+    @property
+    def mu0(self) -> torch.Tensor:  # (k, C, h, w)
+        return self.dist0.mu
+
+    @property
+    def sigma0(self) -> torch.Tensor:
+        return self.dist0.sigma
+
 
 @torch.inference_mode()
 def score_images(vqgan, clip, x: torch.Tensor, *, text_emb: torch.Tensor, shot_emb: torch.Tensor,
