@@ -139,8 +139,8 @@ def tvig_run(vq, clip, shot, text, *, profile, config, m: int, seed: int, speed)
     import torch
 
     from tvig.generator import latent_stats
-    from tvig.integrator.rounds import integrate
     from tvig.integrator.pool import select_from_pool
+    from tvig.integrator.rounds import integrate
     from tvig.integrator.writer import kept_of, manifest_meta, plan_set, write_set
 
     t = time.perf_counter()
@@ -169,8 +169,8 @@ def tvig_run(vq, clip, shot, text, *, profile, config, m: int, seed: int, speed)
 
 def models(arch: str, dev):
     from tvig.models.clip import load_clip
-    from tvig.profiles import get_profile
     from tvig.models.vqgan import load_vqgan
+    from tvig.profiles import get_profile
 
     if arch == "paper":
         return paper_models(dev)

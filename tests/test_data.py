@@ -1,13 +1,13 @@
 """Datasets, class validation, k-shot sampling and the three training sets."""
+import dataclasses
 import hashlib
 import shutil
 
 import numpy as np
-import dataclasses
-
 import pytest
 from PIL import Image
 
+from tvig.augmentations import rules_for
 from tvig.detection.datasets import (
     choose_shots,
     parse_shots,
@@ -16,10 +16,9 @@ from tvig.detection.datasets import (
     validate_class,
 )
 from tvig.detection.training_sets import (
-    write_augmented,
     build_training_set,
+    write_augmented,
 )
-from tvig.augmentations import rules_for
 from tvig.errors import InputError
 from tvig.images import list_images
 

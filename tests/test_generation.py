@@ -7,10 +7,8 @@ import statistics
 import pytest
 import torch
 
-from tvig.errors import ConfigError, NumericsError
-from tvig.generator.guidance import Cutouts, spherical_distance
-from tvig.generator.metrics import diversity, similarity
 from tvig.augmentations import rules_for
+from tvig.errors import ConfigError, NumericsError
 from tvig.generator import (
     LatentDist,
     components,
@@ -20,6 +18,8 @@ from tvig.generator import (
     sample,
     sample_images,
 )
+from tvig.generator.guidance import Cutouts, spherical_distance
+from tvig.generator.metrics import diversity, similarity
 from tvig.profiles import get_profile
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tvig.augmentations import rules_for
 from tvig.errors import ConfigError, InputError
+from tvig.integrator.pool import POOLED, RAW, select_from_pool
 from tvig.integrator.rounds import IntegratorConfig, RoundRecord, derive_seed, integrate
 from tvig.integrator.scoring import merge_latents, score_terms, top_m
-from tvig.augmentations import rules_for
-from tvig.integrator.pool import POOLED, RAW, select_from_pool
 from tvig.integrator.writer import check_out_folder, kept_of, plan_set, start_run
 
 

@@ -8,15 +8,15 @@
 """
 from __future__ import annotations
 
-
 import pytest
 import torch
 from test_generation import setup  # noqa: F401  (fixture: tiny models, shots, dist0)
 
+from tvig.generator.distribution import draw_images
 from tvig.generator.optimise import optimise
 from tvig.integrator.rounds import IntegratorConfig, score_images
-from tvig.generator.distribution import draw_images
 from tvig.speed import OutOfMemory, SpeedConfig, split_on_oom, use_autocast
+
 
 def run(setup, fn=optimise, **kw):
     """optimise on test_generation's tiny setup, N = 3 by default."""

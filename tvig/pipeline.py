@@ -46,7 +46,6 @@ from tvig.integrator.writer import (
 )
 from tvig.models.clip import embed_images, load_clip
 from tvig.models.vqgan import load_vqgan
-from tvig.paths import RunPaths
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, Profile, missing_assets, with_budget
 from tvig.prompting.keywords import resolve_keyword
 from tvig.prompting.ranking import load_prompt, select_prompt
@@ -323,12 +322,6 @@ def report_for_set(out: "str | Path", shots: torch.Tensor, clip, profile: Profil
 
 
 def run_prompt(run_root: "str | Path") -> tuple[str | None, str]:
-    """(p*, note) from a run folder's ``prompt.json`` (notebook 01 / ``tvig prompts``), or
-    (None, note) when it is missing, so that :func:`generate` selects the prompt itself."""
-
-    path = RunPaths(run_root).prompt_json
-    if path.is_file():
-
-        return load_prompt(run_root)
-    return None, (f"{path} not found (notebook 01 not run): the prompt is selected now with "
-                  "WordNet + CLIP, as notebook 01 would")
+    """(p*, note) from a run folder's ``prompt.json``, or (None, note) when it is missing, so
+    that :func:`generate` selects the prompt itself (:func:`load_prompt`, ``missing="select"``)."""
+    return load_prompt(run_root, missing="select")
