@@ -37,8 +37,8 @@ def paper_models(dev, clip_name: str = "ViT-B-32-quickgelu"):
     import open_clip
 
     from tvig.models.clip import Clip
-    from tvig.models.vqgan import build_vqgan
     from tvig.seeding import seeded
+    from tvig.models.vqgan import build_vqgan
 
     vq = build_vqgan("vqgan_imagenet_f16_16384").to(dev)
     with seeded(0):

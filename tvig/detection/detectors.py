@@ -73,9 +73,7 @@ def get_detector(name: str) -> DetectorSpec:
 
 def backbone_weights_cached(backbone: str) -> bool:
     """True when timm's pretrained weights for ``backbone`` are in a local cache (no network)."""
-    from huggingface_hub import (
-        try_to_load_from_cache,  # heavy: only the cache look-up needs it
-    )
+    from huggingface_hub import try_to_load_from_cache  # heavy: only the cache look-up needs it
     from timm.models import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(backbone)
@@ -148,7 +146,6 @@ def build_detector(name: str, *, image_size: int, pretrained: bool | None = None
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     import anomalib.models as M
-
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.post_processing import PostProcessor
 

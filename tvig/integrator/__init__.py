@@ -19,19 +19,8 @@ Example:
 """
 
 from tvig.integrator.report import QualityReport, quality_report, write_report
-from tvig.integrator.rounds import (
-           IntegrationResult,
-           IntegratorConfig,
-           RoundRecord,
-           integrate,
-)
-from tvig.integrator.scoring import (
-           Scores,
-           combine_scores,
-           merge_latents,
-           score_terms,
-           top_m,
-)
+from tvig.integrator.rounds import IntegrationResult, IntegratorConfig, RoundRecord, integrate
+from tvig.integrator.scoring import Scores, combine_scores, merge_latents, score_terms, top_m
 from tvig.integrator.writer import write_set
 
 __all__ = ["QualityReport", "quality_report", "write_report", "IntegrationResult",

@@ -64,7 +64,6 @@ class VQGAN(nn.Module):
         super().__init__()
         # heavy: taming pulls in its model zoo; only the VQGAN builder needs it
         from taming.modules.diffusionmodules.model import Decoder, Encoder
-
         # heavy: taming pulls in its model zoo; only the VQGAN builder needs it
         from taming.modules.vqvae.quantize import VectorQuantizer2
 

@@ -21,13 +21,8 @@ Example:
 
 from tvig.prompting.expansion import Expansion, RelatedWord, expand
 from tvig.prompting.keywords import KeywordEntry, normalise_keyword, resolve_keyword
-from tvig.prompting.ranking import (
-                                    PromptSelection,
-                                    build_candidates,
-                                    format_ranking,
-                                    load_prompt,
-                                    select_prompt,
-)
+from tvig.prompting.ranking import (PromptSelection, build_candidates, format_ranking, load_prompt,
+                                    select_prompt)
 from tvig.prompting.wordnet import get_wordnet
 
 __all__ = ["Expansion", "RelatedWord", "expand", "KeywordEntry", "normalise_keyword",

@@ -27,9 +27,7 @@ _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 def blip_present(repo: str = BLIP_REPO) -> bool:
     """True when config and weights of ``repo`` are in the local Hugging Face cache."""
-    from huggingface_hub import (
-        try_to_load_from_cache,  # heavy: only the cache look-up needs it
-    )
+    from huggingface_hub import try_to_load_from_cache  # heavy: only the cache look-up needs it
 
     if not isinstance(try_to_load_from_cache(repo, "config.json"), str):
         return False
@@ -44,9 +42,7 @@ def missing_note(repo: str = BLIP_REPO) -> str:
 
 def download_blip(repo: str = BLIP_REPO) -> str:
     """Fetch the captioner into the Hugging Face cache (needs network); returns its folder."""
-    from huggingface_hub import (
-        snapshot_download,  # heavy: only the cache look-up needs it
-    )
+    from huggingface_hub import snapshot_download  # heavy: only the cache look-up needs it
 
     return snapshot_download(repo, allow_patterns=["*.json", "*.txt", "model.safetensors"])
 
