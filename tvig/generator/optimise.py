@@ -14,6 +14,7 @@ Example:
     >>> from tvig.profiles import get_profile
     >>> from tvig.models.vqgan import load_vqgan
     >>> from tvig.models.clip import load_clip
+    >>> from tvig.generator.distribution import latent_stats
     >>> p = get_profile("tiny")
     >>> vq, clip = load_vqgan(p), load_clip(p)
     >>> shots = torch.rand(1, 3, 64, 64)
