@@ -131,7 +131,10 @@ def validate_inputs(images: "str | Path | Sequence[str | Path]", category: str, 
     augmentation rules apply to the class (:func:`tvig.augmentations.rules_for`).
     """
 
-    prof, overrides = with_budget(profile, {**(overrides or {}), "rounds": rounds})
+    overrides = dict(overrides or {})
+    if rounds is not None:
+        overrides["rounds"] = rounds
+    prof, overrides = with_budget(profile, overrides)
     n = _positive_int("n (number of images)", prof.n_images if n is None else n)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
