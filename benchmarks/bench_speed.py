@@ -6,8 +6,8 @@ Both make M images with the same RANDOM-weight models (no download needed):
       spherical distance to the text embedding, straight-through quantisation, z clamped to
       the codebook range after every step, a final decode;
   (b) tvig: ``latent_stats`` + the integrator (R rounds of N candidates, S steps, C cutouts,
-      plus its whole-image term), then ``output.write_set``: the kept candidates and as many
-      samples of the learned distribution as M needs, scored and written as PNGs.
+      plus its whole-image term), then the pool (``oversample`` x as many draws of the learned
+      mixture as M needs, all scored, the best kept) and ``write_set``: selection included.
 
 Columns: seconds per optimisation step per image (a: one image; b: the batch's step / N),
 seconds to M images, images per minute, peak memory (CPU RSS sampled every 20 ms; on CUDA
@@ -24,7 +24,7 @@ Usage:
 CLIP costs the same per cutout: every phase stays in proportion), M = 16, S = 4, C = 4,
 N = 2 candidates, R = 1 round keeping both, the reference timed on 2 images (one before,
 one after tvig). The reference pays S steps per image, tvig pays them once per batch of N and
-then one decode + one scoring per sampled image: the gap grows with S and with M / N, so
+then one decode + one scoring per pooled draw (``oversample`` per image written): the gap grows with S and with M / N, so
 these small values understate it (the paper budget is S = 150). N = 2 keeps tvig's step
 within the CPU RAM (the paper VQGAN's backward costs ~2.75 GB per candidate at 256 px).
 """
@@ -139,8 +139,9 @@ def tvig_run(vq, clip, shot, text, *, profile, config, m: int, seed: int, speed)
     import torch
 
     from tvig.generator import latent_stats
+    from tvig.integrator.pool import select_from_pool
     from tvig.integrator.rounds import integrate
-    from tvig.integrator.writer import manifest_meta, write_set
+    from tvig.integrator.writer import kept_of, manifest_meta, plan_set, write_set
 
     t = time.perf_counter()
     dist0 = latent_stats(vq, shot, profile, seed=seed)
@@ -152,21 +153,24 @@ def tvig_run(vq, clip, shot, text, *, profile, config, m: int, seed: int, speed)
     t_rounds = time.perf_counter() - t - t_setup
     meta = manifest_meta(category="bench", prompt="a photo of a metal nut", profile=profile,
                          config=config)
+    need = m - len(res.scores)
+    pool = (select_from_pool(vq, clip, res, need=need, profile=profile, seed=seed,
+                             text_emb=text[0], shot_emb=shot_emb, config=config, speed=speed,
+                             progress=False) if need > 0 else None)  # selection included
+    items = plan_set(n=m, kept=kept_of(res, config.candidates), pool=pool, rounds=config.rounds)
     with tempfile.TemporaryDirectory() as out:
-        rows = write_set(out, res, n=m, seed=seed, vqgan=vq, clip=clip, text_emb=text[0],
-                         shot_emb=shot_emb, config=config, meta=meta, progress=False,
-                         speed=speed)
+        rows = write_set(out, items, meta=meta, progress=False)
     total = time.perf_counter() - t
     step = sum(r.step_seconds for r in res.records) / len(res.records)
     return dict(setup_s=t_setup, rounds_s=t_rounds, write_s=total - t_setup - t_rounds,
                 total_s=total, step_per_image_s=step / config.candidates, images=len(rows),
-                sampled=sum(r["source"] == "sampled" for r in rows))
+                sampled=sum(r["source"] != "kept" for r in rows))
 
 
 def models(arch: str, dev):
     from tvig.models.clip import load_clip
-    from tvig.profiles import get_profile
     from tvig.models.vqgan import load_vqgan
+    from tvig.profiles import get_profile
 
     if arch == "paper":
         return paper_models(dev)
@@ -258,7 +262,7 @@ def markdown(r: dict) -> str:
               f"Reference: all {r['m']} images timed.",
               f"tvig: setup {tv['setup_s']:.1f} s (latent_stats, shot embedding), rounds "
               f"{tv['rounds_s']:.1f} s, write_set {tv['write_s']:.1f} s ({tv['sampled']} of "
-              f"{tv['images']} images sampled from the learned distribution, all scored).",
+              f"{tv['images']} images the best of an oversampled pool from the learned mixture).",
               "Load average (1, 5, 15 min) before: " + ", ".join(f"{x:.2f}" for x in
                                                                   r["load_before"])
               + "; after: " + ", ".join(f"{x:.2f}" for x in r["load_after"]) + ".",

@@ -110,15 +110,25 @@ with torch.inference_mode():
 show(gplots.reconstructions(x_shots, recon, note=note), "reconstructions")
 
 # %% [markdown]
-# ## The latent distribution N(μ₀, σ₀²)
-# Each of the `n_augment` augmentations per shot moves the latents a little; the mean over all
-# of them is μ₀ and their standard deviation is σ₀ (never below `sigma_floor`, so even one shot
-# gives a spread). Bright σ₀ marks positions where the product may vary.
+# ## The latent distribution: one Gaussian per shot
+# The distribution is a mixture with **one component per shot**: μ₀ʲ is shot j's own latent
+# (a mean of shifted or flipped copies would decode to a ghost of the shot), σ₀ʲ is how far the
+# latents of `n_augment` *status-consistent* augmentations of that shot move from it (never
+# below `sigma_floor`, so even one shot gives a spread). Which augmentations a class allows is
+# data (`tvig augmentations --category metal_nut`): a mirrored metal nut is a defect, so it has
+# no flips. Candidate i belongs to component i mod k. Bright σ₀ marks positions where the
+# product may vary (shown for shot 0).
 
 # %%
-dist0 = latent_stats(vqgan, x_shots, P, seed=seed)
-print(f"mu_0, sigma_0: {tuple(dist0.mu.shape)}; sigma_0 mean {dist0.sigma.mean():.4f}, "
-      f"min {dist0.sigma.min():.4f} (floor {P.sigma_floor})")
+from tvig.augmentations import rules_for
+
+rules = rules_for(category)
+print("augmentations:", rules.describe())
+dist0 = latent_stats(vqgan, x_shots, P, seed=seed, rules=rules)
+print(f"mu_0, sigma_0: {tuple(dist0.mu.shape)} = {dist0.k} component(s); sigma_0 mean "
+      f"{dist0.sigma.mean():.4f}, min {dist0.sigma.min():.4f} (floor {P.sigma_floor}); each "
+      f"shot's own round-trip distance (the unit of the score's D): "
+      f"{[round(v, 2) for v in dist0.round_trip.tolist()]}")
 show(gplots.latent_heatmaps(dist0.to("cpu"), note=note), "latent_heatmaps")
 
 # %% [markdown]
@@ -157,6 +167,10 @@ result = optimise(vqgan, clip, dist0, text_emb=text_emb, shot_emb=shot_emb, prof
                   seed=seed)
 show(gplots.loss_curves(result.history, note=note), "loss_curves")
 show(gplots.before_after(before, result.images.cpu(), note=note), "before_after")
+lo, hi = vqgan.codebook_range()
+print(f"after optimisation: mu inside the codebook range: "
+      f"{bool(((result.dist.mu >= lo) & (result.dist.mu <= hi)).all())}; min sigma / sigma_0 = "
+      f"{float((result.dist.sigma / dist0.sigma).min()):.3f} (kept >= rho = {P.rho})")
 
 # %% [markdown]
 # The learned (μ, σ) is saved to the run folder (`latent.pt`) for inspection and reuse with

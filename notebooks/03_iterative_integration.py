@@ -182,13 +182,53 @@ for row in drift_table(records, res.result.mu0, res.result.sigma0):
           f"mean sigma / sigma_0 = {row['sigma_ratio']:.3f}")
 
 # %% [markdown]
-# ## 6 · The exported set (input of notebook 04)
-# One manifest row per image: where it came from (`kept` by a round, or `sampled` from the
-# learned distribution when n > R·m), its seed, the prompt, every score term, and the profile
-# and integrator parameters (JSON), so the set can be traced and reproduced.
+# ### Diversity per round and the spread of the score terms
+# Each round records the diversity of its candidates: mean pairwise CLIP distance and pixel
+# distance, also *relative to the shots' own status-consistent augmentations* (1 = as varied
+# as augmenting the shots; the paper's point is to stay well above "one image"). The score's
+# three terms have comparable scales because D is in units of each shot's own round trip
+# (D = 1: as far from its shot as the shot's reconstruction); their spread shows which term
+# actually decides the selection.
 
 # %%
-cols = ("file", "source", "round", "seed", "score_text", "score_img", "score_latent", "score")
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+rounds_ = [rec.round for rec in records]
+for key in ("clip_rel", "pixel_rel"):
+    axes[0].plot(rounds_, [rec.diversity.get(key, float("nan")) for rec in records], marker="o",
+                 label=key)
+axes[0].axhline(1.0, color="grey", lw=0.8, ls="--")
+axes[0].set_title("diversity / diversity of the shots' augmentations", fontsize=9)
+axes[0].set_xlabel("round")
+axes[0].legend(fontsize=8)
+terms = {"a*text": [], "b*image": [], "c*D": []}
+cfg = json.loads(res.rows[0]["integrator_params"])
+for rec in records:
+    terms["a*text"] += (cfg["a"] * rec.scores.text).tolist()
+    terms["b*image"] += (cfg["b"] * rec.scores.img).tolist()
+    terms["c*D"] += (cfg["c"] * rec.scores.latent).tolist()
+axes[1].boxplot(list(terms.values()), labels=list(terms))
+axes[1].set_title("spread of the score terms (all candidates)", fontsize=9)
+if banner:
+    fig.suptitle(banner, fontsize=7, color="red")
+plt.show()
+for rec in records:
+    d = rec.diversity
+    print(f"round {rec.round}: CLIP diversity {d.get('clip', float('nan')):.4f} "
+          f"({d.get('clip_rel', float('nan')):.2f}x the augmentations), pixel "
+          f"{d.get('pixel', float('nan')):.4f} ({d.get('pixel_rel', float('nan')):.2f}x); "
+          f"components {rec.components.tolist()}")
+
+# %% [markdown]
+# ## 6 · The exported set (input of notebook 04)
+# One manifest row per image: which path it took (`kept` by a round, or `pooled`: the best
+# draws of a pool `oversample` times larger, drawn from the learned mixture when n > R·m; `raw`
+# only with the `raw_draws` ablation), its rank in its pool, its component (shot), its seed,
+# the prompt, every score term, and the profile, overrides and augmentations (JSON), so the
+# set can be traced and reproduced.
+
+# %%
+cols = ("file", "source", "rank", "pool_size", "component", "round", "seed", "score_text",
+        "score_img", "score_latent", "score")
 print("  ".join(f"{c:>12}" for c in cols))
 for r in res.rows:
     print("  ".join(f"{(r[c][:8] if c.startswith('score') else r[c]):>12}" for c in cols))

@@ -1,4 +1,5 @@
 """Datasets, class validation, k-shot sampling and the three training sets."""
+import dataclasses
 import hashlib
 import shutil
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tvig.augmentations import rules_for
 from tvig.detection.datasets import (
     choose_shots,
     parse_shots,
@@ -14,9 +16,8 @@ from tvig.detection.datasets import (
     validate_class,
 )
 from tvig.detection.training_sets import (
-    AugmentConfig,
-    augment_shots,
     build_training_set,
+    write_augmented,
 )
 from tvig.errors import InputError
 from tvig.images import list_images
@@ -182,15 +183,16 @@ def test_three_training_sets(brick, tmp_path):
 
 def test_augmentation_deterministic_and_varied(brick, tmp_path):
     shots = brick.train_images()[:2]
-    a = augment_shots(shots, 4, 7, tmp_path / "a")
-    b = augment_shots(shots, 4, 7, tmp_path / "b")
-    c = augment_shots(shots, 4, 8, tmp_path / "c")
+    rules = rules_for("brick")
+    a = write_augmented(shots, 4, 7, tmp_path / "a", rules)
+    b = write_augmented(shots, 4, 7, tmp_path / "b", rules)
+    c = write_augmented(shots, 4, 8, tmp_path / "c", rules)
     assert [_sha(p) for p in a] == [_sha(p) for p in b] != [_sha(p) for p in c]
     arrs = [np.asarray(Image.open(p), dtype=np.float32) for p in a]
     assert arrs[0].shape == (128, 128, 3)
     orig = np.asarray(Image.open(shots[0]), dtype=np.float32)
     assert np.abs(arrs[0] - orig).mean() > 1.0  # really changed
-    none = AugmentConfig(hflip=0, vflip=0, degrees=0, translate=0, brightness=0, contrast=0,
-                         saturation=0, hue=0)
-    same = augment_shots(shots[:1], 1, 0, tmp_path / "d", none)
+    none = dataclasses.replace(rules, hflip=False, vflip=False, rot90=False, degrees=0, shift=0,
+                               jitter=0)
+    same = write_augmented(shots[:1], 1, 0, tmp_path / "d", none)
     assert np.abs(np.asarray(Image.open(same[0]), dtype=np.float32) - orig).max() <= 1

@@ -7,17 +7,19 @@ import statistics
 import pytest
 import torch
 
+from tvig.augmentations import rules_for
 from tvig.errors import ConfigError, NumericsError
-from tvig.generator.guidance import Cutouts, spherical_distance
-from tvig.generator.metrics import diversity, similarity
 from tvig.generator import (
     LatentDist,
+    components,
     kl_divergence,
     latent_stats,
     optimise,
     sample,
     sample_images,
 )
+from tvig.generator.guidance import Cutouts, spherical_distance
+from tvig.generator.metrics import diversity, similarity
 from tvig.profiles import get_profile
 
 
@@ -76,20 +78,87 @@ def test_cutouts_shape_and_batch_order():
 
 def test_latent_stats_shapes_floor_and_k1(setup):
     p, vq, _, shots, dist0, _, _ = setup
-    assert dist0.mu.shape == dist0.sigma.shape == (16, 16, 16)
-    assert dist0.sigma.min() >= p.sigma_floor
-    one = latent_stats(vq, shots[:1], p, seed=0)  # k = 1: augmentations give the spread
-    assert (one.sigma > p.sigma_floor).float().mean() > 0.5
-    again = latent_stats(vq, shots[:1], p, seed=0)
+    assert dist0.k == 2 and dist0.mu.shape == dist0.sigma.shape == (2, 16, 16, 16)
+    assert dist0.sigma.min() >= p.sigma_floor and dist0.round_trip.shape == (2,)
+    one = latent_stats(vq, shots[:1], p, seed=0, rules=rules_for("carpet"))  # k = 1
+    assert one.k == 1 and (one.sigma > p.sigma_floor).float().mean() > 0.5  # augmentations spread
+    again = latent_stats(vq, shots[:1], p, seed=0, rules=rules_for("carpet"))
     assert torch.equal(one.mu, again.mu) and torch.equal(one.sigma, again.sigma)
     floored = latent_stats(vq, shots[:1], p.replace(sigma_floor=10.0), seed=0)
     assert torch.all(floored.sigma == 10.0)
 
 
+@pytest.fixture(scope="module")
+def three(setup):
+    p, vq, clip, _, _, text, _ = setup
+    shots = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    return shots, latent_stats(vq, shots, p, seed=0, rules=rules_for("metal_nut"))
+
+
+def test_k3_mu0_decodes_to_each_shots_own_reconstruction(setup, three):
+    _, vq, _, _, _, _, _ = setup
+    shots, d = three
+    assert d.k == 3
+    with torch.no_grad():
+        recon = vq.decode(vq.quantize(vq.encode(shots)))  # (3, 3, 64, 64)
+        from_mu0 = vq.decode(vq.quantize(d.mu))
+        blend = vq.decode(vq.quantize(d.mu.mean(0, keepdim=True)))
+    assert torch.allclose(from_mu0, recon, atol=1e-5)
+    for j in range(3):  # each component is its own shot, not a blend of them
+        assert (from_mu0[j] - recon[j]).abs().max() < (blend[0] - recon[j]).abs().max()
+
+
+def test_k3_each_candidate_belongs_to_its_shots_component(setup, three):
+    p, vq, clip, _, _, text, _ = setup
+    shots, d = three
+    assert components(7, 3).tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert components(4, 3, offset=4).tolist() == [1, 2, 0, 1]
+    tight = LatentDist(d.mu, torch.full_like(d.sigma, 1e-6))
+    z = sample(tight, 5, seed=0)
+    assert torch.allclose(z, d.mu[[0, 1, 2, 0, 1]], atol=1e-4)
+    with torch.no_grad():
+        emb = clip.encode_images(shots)
+    res = optimise(vq, clip, d, text_emb=text, shot_emb=emb, profile=p.replace(steps=1), n=5,
+                   seed=0, progress=False)
+    assert res.components.tolist() == [0, 1, 2, 0, 1] and res.dist.k == 3
+
+
+def test_mu_stays_in_codebook_range_and_sigma_above_rho_sigma0(setup, three):
+    p, vq, clip, _, _, text, _ = setup
+    shots, d = three
+    with torch.no_grad():
+        emb = clip.encode_images(shots)
+    prof = p.replace(steps=4, lr=1.0, rho=0.9)  # a large step: without the bounds both break
+    res = optimise(vq, clip, d, text_emb=text, shot_emb=emb, profile=prof, n=3, seed=0,
+                   progress=False)
+    lo, hi = vq.codebook_range()
+    assert torch.all(res.dist.mu >= lo - 1e-6) and torch.all(res.dist.mu <= hi + 1e-6)
+    assert torch.all(res.dist.sigma >= 0.9 * d.sigma * (1 - 1e-5))
+    assert not torch.equal(res.dist.sigma, d.sigma)  # it did move
+    free = optimise(vq, clip, d, text_emb=text, shot_emb=emb, profile=prof.replace(rho=0.0),
+                    n=3, seed=0, progress=False)
+    assert bool((free.dist.sigma < 0.9 * d.sigma).any())  # the floor is what held it
+
+
+def test_round_trip_of_a_shot_has_latent_distance_one(setup, three):
+    from tvig.images import to_uint8
+    from tvig.integrator.rounds import IntegratorConfig, score_images
+
+    p, vq, clip, _, _, text, _ = setup
+    shots, d = three
+    with torch.no_grad():
+        recon = to_uint8(vq.decode(vq.quantize(d.mu))).float() / 255.0
+        emb = clip.encode_images(shots)
+    s, _ = score_images(vq, clip, recon, text_emb=text[0], shot_emb=emb, dist0=d,
+                        comp=torch.arange(3), config=IntegratorConfig.from_profile(p))
+    assert s.latent.tolist() == pytest.approx([1.0, 1.0, 1.0], rel=1e-4)
+    assert d.round_trip.min() > 0.01  # a real unit, not the 1e-6 guard
+
+
 def test_gradients_reach_mu_and_log_sigma(setup):
     _, vq, clip, _, dist0, _, shot_emb = setup
-    mu = dist0.mu.clone().requires_grad_(True)
-    log_sigma = dist0.sigma.log().requires_grad_(True)
+    mu = dist0.mu[0].clone().requires_grad_(True)
+    log_sigma = dist0.sigma[0].log().requires_grad_(True)
     z = mu + log_sigma.exp() * torch.randn(2, *mu.shape)
     emb = clip.encode_images(vq.decode(vq.quantize(z)))
     spherical_distance(emb, shot_emb[0]).mean().backward()
@@ -123,7 +192,9 @@ def test_candidates_differ_with_sigma_and_not_without(setup):
     res = run(setup, profile=dict(steps=2), n=3)
     assert all(not torch.equal(res.images[i], res.images[j]) for i, j in ((0, 1), (0, 2), (1, 2)))
     flat = run(setup, profile=dict(steps=2), n=3, fixed_sigma=0.0)
-    assert torch.equal(flat.images[0], flat.images[1]) and torch.equal(flat.images[0], flat.images[2])
+    # sigma = 0: a candidate is its component's mu (0 and 2 share shot 0's; 1 is shot 1's)
+    assert torch.equal(flat.images[0], flat.images[2])
+    assert not torch.equal(flat.images[0], flat.images[1])
     assert torch.all(flat.dist.sigma == 0)
     still = sample_images(vq, LatentDist(dist0.mu, torch.zeros_like(dist0.sigma)), 3)
     assert torch.equal(still[0], still[2])

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tvig.augmentations import rules_for
 from tvig.errors import ConfigError, InputError
+from tvig.integrator.pool import POOLED, RAW, select_from_pool
 from tvig.integrator.rounds import IntegratorConfig, RoundRecord, derive_seed, integrate
 from tvig.integrator.scoring import merge_latents, score_terms, top_m
-from tvig.integrator.writer import check_out_folder, plan_set, start_run
+from tvig.integrator.writer import check_out_folder, kept_of, plan_set, start_run
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def models(tiny, sample_root):
     with torch.no_grad():
         shot_emb = clip.encode_images(shots)
     text_emb = clip.encode_texts(["a photo of a metal nut"])[0]
-    dist0 = latent_stats(vqgan, shots, tiny, seed=0)
+    dist0 = latent_stats(vqgan, shots, tiny, seed=0, rules=rules_for("metal_nut"))
     return dict(vqgan=vqgan, clip=clip, dist0=dist0, shot_emb=shot_emb, text_emb=text_emb,
                 shots=shots)
 
@@ -38,7 +40,8 @@ def models(tiny, sample_root):
 def run(models, fast_tiny):
     cfg = IntegratorConfig.from_profile(fast_tiny, rounds=2, candidates=4, keep=2, c=0.5)
     res = integrate(models["vqgan"], models["clip"], models["dist0"], text_emb=models["text_emb"],
-                    shot_emb=models["shot_emb"], profile=fast_tiny, config=cfg, seed=3, progress=False)
+                    shots=models["shots"], shot_emb=models["shot_emb"], profile=fast_tiny,
+                    config=cfg, seed=3, progress=False, rules=rules_for("metal_nut"))
     return cfg, res
 
 
@@ -65,8 +68,11 @@ def test_scores_are_recomputable_from_the_saved_candidates(run, models):
         x = rec.images()
         emb = m["clip"].encode_images(x)
         z = m["vqgan"].encode(x)
-    s = score_terms(emb, m["text_emb"], m["shot_emb"], z, m["dist0"].mu, m["dist0"].sigma,
-                    a=cfg.a, b=cfg.b, c=cfg.c)
+    comp = rec.components
+    assert comp.tolist() == [0, 1, 0, 1]  # candidates round-robin over the 2 shots
+    s = score_terms(emb, m["text_emb"], m["shot_emb"], z, m["dist0"].mu[comp],
+                    m["dist0"].sigma[comp], a=cfg.a, b=cfg.b, c=cfg.c,
+                    round_trip=m["dist0"].round_trip[comp])
     assert torch.allclose(s.total, rec.scores.total, atol=1e-4)
     assert torch.allclose(z, rec.z, atol=1e-4)
 
@@ -76,19 +82,32 @@ def test_merge_updates_mu_sigma_from_the_kept_latents(run, models):
     d0 = models["dist0"]
     for rec in res.records:
         mu, sigma = merge_latents(d0.mu, d0.sigma, rec.z[rec.order], weight=cfg.merge_weight,
-                                  sigma_floor=cfg.sigma_floor)
+                                  sigma_floor=cfg.sigma_floor,
+                                  kept_comp=rec.components[rec.order])
         assert torch.allclose(rec.mu, mu) and torch.allclose(rec.sigma, sigma)
         assert (rec.sigma >= cfg.sigma_floor).all()
-        assert not torch.allclose(rec.mu, d0.mu)  # the kept candidates moved it
-    assert torch.equal(res.mu, res.records[-1].mu)
+        moved = rec.components[rec.order].unique()
+        assert not torch.allclose(rec.mu[moved], d0.mu[moved])  # the kept candidates moved it
+    assert torch.equal(res.dist.mu, res.records[-1].mu)
+
+
+def test_each_round_records_its_diversity_relative_to_the_augmentations(run):
+    _, res = run
+    assert res.reference["clip"] > 0 and res.reference["pixel"] > 0
+    for rec in res.records:
+        assert set(rec.diversity) == {"clip", "pixel", "clip_rel", "pixel_rel"}
+        assert rec.diversity["pixel_rel"] == pytest.approx(
+            rec.diversity["pixel"] / res.reference["pixel"])
 
 
 def test_result_pools_kept_images_best_first(run):
     cfg, res = run
     assert res.images.shape == (cfg.rounds * cfg.keep, 3, 64, 64)
     assert res.scores.total.tolist() == sorted(res.scores.total.tolist(), reverse=True)
-    for img, (r, seed, cand), total in zip(res.images, res.origin, res.scores.total):
+    for img, (r, seed, cand), comp, total in zip(res.images, res.origin, res.components,
+                                                  res.scores.total):
         rec = res.records[r - 1]
+        assert comp == int(rec.components[cand])
         assert seed == rec.seed == derive_seed(3, "round", r)
         assert torch.equal(img, rec.candidates[cand].float() / 255.0)
         assert float(total) == float(rec.scores.total[cand])
@@ -133,15 +152,40 @@ def test_derive_seed_is_stable_and_distinct():
     assert len(seeds) == 25 and all(0 <= s < 2**31 for s in seeds)
 
 
-def test_plan_set_kept_first_then_sampled_with_own_seeds():
-    origin = [(1, 11, 2), (2, 22, 0), (1, 11, 0)]
-    items = plan_set(kept=3, n=5, rounds=2, origin=origin, seed=7)
-    assert [i.source for i in items] == ["kept"] * 3 + ["sampled"] * 2
-    assert [(i.round, i.seed, i.candidate) for i in items[:3]] == origin
-    assert [i.seed for i in items[3:]] == [derive_seed(7, "sample", 0), derive_seed(7, "sample", 1)]
-    assert [i.file for i in items] == [f"img_{k:04d}.png" for k in range(5)]
-    short = plan_set(kept=3, n=2, rounds=2, origin=origin, seed=7)
-    assert [(i.round, i.candidate) for i in short] == [(1, 2), (2, 0)]  # best two kept
+def test_pool_written_draws_score_at_least_as_high_as_unwritten(run, models, fast_tiny):
+    cfg, res = run
+    m = models
+    kw = dict(profile=fast_tiny, seed=3, text_emb=m["text_emb"], shot_emb=m["shot_emb"],
+              config=cfg, progress=False)
+    pool = select_from_pool(m["vqgan"], m["clip"], res, need=3, **kw)
+    assert pool.path == POOLED and pool.size == 3 * fast_tiny.oversample
+    w = pool.written()
+    assert int(w.sum()) == 3 and pool.scores.total[w].min() >= pool.scores.total[~w].max()
+    assert pool.components.tolist() == [j % 2 for j in range(pool.size)]
+    items = plan_set(n=len(res.scores) + 3, kept=kept_of(res, cfg.candidates), pool=pool,
+                     rounds=cfg.rounds)
+    assert [i.source for i in items] == ["kept"] * len(res.scores) + [POOLED] * 3
+    assert [i.rank for i in items[-3:]] == [1, 2, 3]
+    assert {i.pool_size for i in items[-3:]} == {pool.size}
+    assert all(i.pool_size == cfg.candidates for i in items[:len(res.scores)])
+    again = select_from_pool(m["vqgan"], m["clip"], res, need=3, **kw)
+    assert torch.equal(again.images, pool.images)  # the draws have their own seeds
+    raw = select_from_pool(m["vqgan"], m["clip"], res, need=3,
+                           **{**kw, "profile": fast_tiny.replace(raw_draws=True)})
+    assert raw.path == RAW and raw.size == 3 and raw.order.tolist() == [0, 1, 2]
+
+
+def test_plan_set_kept_first_best_first():
+    from tvig.integrator.scoring import Scores
+
+    s = Scores(*(torch.tensor([0.9, 0.5, 0.2]) for _ in range(4)))
+    kept = (torch.zeros(3, 3, 4, 4, dtype=torch.uint8), s, [(1, 11, 2), (2, 22, 0), (1, 11, 0)],
+            [0, 1, 0], [1, 1, 2], 4)
+    items = plan_set(n=2, kept=kept)
+    assert [(i.round, i.candidate, i.component, i.rank) for i in items] == [(1, 2, 0, 1),
+                                                                              (2, 0, 1, 1)]
+    with pytest.raises(InputError, match="pool"):
+        plan_set(n=5, kept=kept)
 
 
 def test_out_folder_guard(tmp_path):

@@ -30,7 +30,8 @@ def _generate(shots, out, profile, **kw):
 
     lines: list[str] = []
     kw.setdefault("prompt", PROMPT)
-    res = generate(shots, "metal_nut", out, profile=profile, n=6, rounds=2, seed=1,
+    kw.setdefault("n", 6)
+    res = generate(shots, "metal_nut", out, profile=profile, rounds=2, seed=1,
                    device="cpu", progress=False, log=lines.append, **kw)
     return res, lines
 
@@ -54,7 +55,11 @@ def test_manifest_rows_match_the_files(reference, profile):
     files = sorted(p.name for p in (out / IMAGES_DIR).iterdir())
     assert [r["file"] for r in rows] == files and len(files) == 6
     assert tuple(rows[0]) == MANIFEST_COLUMNS
-    assert [r["source"] for r in rows] == ["kept"] * 4 + ["sampled"] * 2  # 2 rounds x keep 2
+    # 2 rounds x keep 2, then the best 2 of a pool of 2 x oversample draws: all selected
+    assert [r["source"] for r in rows] == ["kept"] * 4 + ["pooled"] * 2
+    assert [r["rank"] for r in rows[4:]] == ["1", "2"]
+    assert {r["pool_size"] for r in rows[4:]} == {str(2 * profile.oversample)}
+    assert {r["pool_size"] for r in rows[:4]} == {"4"} and {r["component"] for r in rows} <= {"0", "1"}
     for r in rows:
         with Image.open(out / IMAGES_DIR / r["file"]) as im:
             assert im.size == (64, 64) and im.mode == "RGB"
@@ -70,6 +75,52 @@ def test_manifest_rows_match_the_files(reference, profile):
     assert any("RANDOM WEIGHTS" in line for line in lines)
     assert any(str(out / MANIFEST) in line for line in lines)
     assert not list(out.rglob(".tvig-tmp-*"))
+
+
+def test_pooled_rows_are_the_best_of_their_pool(reference):
+    from tvig.integrator.pool import PoolSelection
+    from tvig.integrator.writer import POOL_STATE
+
+    out, res, _ = reference
+    pool = PoolSelection.load(out / STATE_DIR / POOL_STATE)
+    written = pool.written()
+    assert pool.scores.total[written].min() >= pool.scores.total[~written].max()
+    pooled = [r for r in res.rows if r["source"] == "pooled"]
+    assert [float(r["score"]) for r in pooled] == pytest.approx(
+        pool.scores.total[pool.order].tolist())
+    assert [int(r["seed"]) for r in pooled] == pool.seeds[pool.order].tolist()
+
+
+def test_raw_draws_only_with_the_ablation_and_budgets_recorded(tmp_path, shots, profile):
+    res, lines = _generate(shots, tmp_path / "raw", profile, n=4,
+                           overrides={"raw_draws": True, "steps": 1, "keep": 1})
+    rows = res.rows
+    assert [r["source"] for r in rows] == ["kept", "kept", "raw", "raw"]  # 2 rounds x keep 1
+    assert json.loads(rows[0]["overrides"]) == {"raw_draws": True, "steps": 1, "keep": 1,
+                                                "rounds": 2}
+    assert json.loads(rows[0]["profile_params"])["steps"] == 1
+    assert json.loads(rows[0]["augmentations"])["hflip"] is False  # metal_nut: no mirrors
+    assert any("raw_draws ablation" in line for line in lines)
+
+
+def test_dry_run_json_shows_the_budget_and_writes_nothing(run_cli, sample_root, tmp_path):
+    out = tmp_path / "never"
+    r = run_cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
+                "--category", "metal_nut", "--out", out, "--profile", "paper", "--steps", "3",
+                "--candidates", "2", "--set", "rho=0.25", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["profile"]["steps"] == 3 and plan["profile"]["candidates"] == 2
+    assert plan["profile"]["rho"] == 0.25 and plan["profile"]["name"] == "paper"
+    assert plan["overrides"] == {"steps": 3, "candidates": 2, "keep": 1, "rho": 0.25}
+    assert plan["augmentations"]["hflip"] is False and plan["components"] == len(plan["shots"])
+    assert plan["optimisation_steps"] == 3 * plan["integrator"]["rounds"]
+    assert plan["images"] == 32 and plan["images_from_pool"] == 32 - 3
+    assert not out.exists()
+    bad = run_cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
+                  "--category", "metal_nut", "--out", out, "--profile", "tiny", "--set",
+                  "rho=2", "--dry-run")
+    assert bad.returncode == 2 and "rho" in bad.stderr and not out.exists()
 
 
 def test_resume_after_a_crash_in_the_middle_of_a_round(tmp_path, shots, profile, reference,

@@ -275,3 +275,38 @@ def test_cli_prompts_bad_input(run_cli, tmp_path):
     assert r.returncode == 2 and "image path not found" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("prompts", "--category", "x", "--images", tmp_path, "--profile", "nope")
     assert r.returncode == 2 and "valid profiles" in r.stderr
+
+
+def test_no_template_makes_a_keyword_with_an_adjective():
+    """Over every keyword table, with words of every part of speech and relation: a related
+    word after "with" is always a noun with its article (never "a metal nut with square")."""
+    import re
+
+    words = [RelatedWord(w, rel, "x.n.01", pos) for pos, w in (("a", "square"), ("n", "thread"),
+                                                             ("a", "metallic"), ("n", "edge"))
+             for rel in ("synonym", "hypernym", "hyponym", "attribute", "gloss")]
+    adjectives = {w.word for w in words if w.pos == "a"}
+    for table in KEYWORDS.values():
+        for entry in table.values():
+            for row in build_candidates(entry.keyword, words):
+                m = re.search(r"\bwith (\w+)(?: (\w+))?", row.prompt)
+                if m:
+                    assert m.group(1) in ("a", "an"), row.prompt
+                    assert m.group(2) not in adjectives, row.prompt
+                if row.word in adjectives:
+                    assert f"{row.word} {entry.keyword}" in row.prompt, row.prompt
+
+
+def test_tvig_prompts_and_generate_choose_the_same_prompt(run_cli, sample_root, tmp_path):
+    from tvig.pipeline import generate
+
+    good = sample_root / "metal_nut" / "train" / "good"
+    r = run_cli("prompts", "--category", "metal_nut", "--images", good, "--profile", "tiny",
+                "--json", "--no-caption", "--top", "1", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    from_cli = json.loads(r.stdout)[0]["prompt"]
+    res = generate([good], "metal_nut", tmp_path / "gen", profile="tiny", n=1, device="cpu",
+                   progress=False, log=lambda _: None,
+                   overrides={"steps": 1, "rounds": 1, "candidates": 2, "keep": 1})
+    assert res.prompt == from_cli
+    assert json.loads((tmp_path / "gen" / "prompt.json").read_text())["prompt"] == from_cli

@@ -170,8 +170,8 @@ def test_same_seed_same_bytes_and_the_manifest_remakes_an_image(sample_root, tmp
     _tvig(_gen_cmd(sample_root, out))
     assert _set(out) == _set(reference_set)  # bit-identical PNGs and manifest
     rows = atomic.read_csv(reference_set / MANIFEST)
-    row = rows[5]  # a sampled image: depends on the rounds, the merge and its own seed
-    assert row["source"] == "sampled" and row["run_seed"] == "3" and row["prompt"] == PROMPT
+    row = rows[5]  # a pooled image: depends on the rounds, the merge, the pool and its seed
+    assert row["source"] == "pooled" and row["run_seed"] == "3" and row["prompt"] == PROMPT
     assert row["tvig_version"] == __version__ and row["device"] == "cpu"
     assert json.loads(row["profile_params"])["name"] == "tiny"
     assert len(json.loads(row["shots"])) == 8

@@ -91,3 +91,24 @@ def test_merge_weight_extremes():
     assert torch.allclose(sigma, kept.std(0, unbiased=False).clamp_min(1e-3), atol=1e-5)
     with pytest.raises(ConfigError):
         merge_latents(mu0, sigma0, kept, weight=1.5, sigma_floor=0.1)
+
+
+def test_latent_distance_per_component_and_calibrated():
+    mu0 = torch.stack([torch.zeros(1, 1, 2), torch.ones(1, 1, 2)])  # (2, 1, 1, 2)
+    sigma0 = torch.ones(2, 1, 1, 2)
+    z = torch.ones(2, 1, 1, 2)  # both candidates at 1
+    comp = torch.tensor([0, 1])
+    raw = latent_distance(z, mu0[comp], sigma0[comp])
+    assert raw.tolist() == [1.0, 0.0]  # component 0 is 1 away, component 1 is exact
+    cal = latent_distance(z, mu0[comp], sigma0[comp], torch.tensor([4.0, 2.0]))
+    assert cal.tolist() == [0.25, 0.0]
+
+
+def test_merge_per_component_leaves_the_others_real():
+    mu0, sigma0 = torch.zeros(3, 1, 1, 1), torch.ones(3, 1, 1, 1)
+    kept = torch.tensor([2.0, 4.0]).view(2, 1, 1, 1)
+    mu, sigma = merge_latents(mu0, sigma0, kept, weight=0.5, sigma_floor=0.1,
+                              kept_comp=torch.tensor([1, 1]))
+    assert mu.flatten().tolist() == [0.0, 1.5, 0.0]  # only component 1 moved
+    # component 1: second moment 0.5 * 1 + 0.5 * (4 + 16) / 2 = 5.5, var 5.5 - 2.25
+    assert sigma.flatten().tolist() == pytest.approx([1.0, (5.5 - 2.25) ** 0.5, 1.0])

@@ -13,9 +13,9 @@ import pytest
 import torch
 from test_generation import setup  # noqa: F401  (fixture: tiny models, shots, dist0)
 
+from tvig.generator.distribution import draw_images
 from tvig.generator.optimisation import optimise
 from tvig.integrator.rounds import IntegratorConfig, score_images
-from tvig.integrator.writer import sample_latents
 from tvig.speed import (
     OutOfMemory,
     SpeedConfig,
@@ -26,6 +26,7 @@ from tvig.speed import (
     use_autocast,
     use_checkpointing,
 )
+
 
 
 def run(setup, fn=optimise, **kw):
@@ -106,15 +107,16 @@ def test_split_on_oom_halves_and_continues():
 def test_sampling_and_scoring_split_on_oom(setup, monkeypatch):
     p, vq, clip, _, dist0, text, shot_emb = setup
     seeds = [1, 2, 3, 4, 5]
-    want = sample_latents(vq, dist0.mu, dist0.sigma, seeds)
-    kw = dict(text_emb=text[0], shot_emb=shot_emb, mu0=dist0.mu, sigma0=dist0.sigma,
+    comps = torch.arange(5) % dist0.k
+    want = draw_images(vq, dist0, seeds, comps)
+    kw = dict(text_emb=text[0], shot_emb=shot_emb, dist0=dist0, comp=comps,
               config=IntegratorConfig())
     s_want, z_want = score_images(vq, clip, want, **kw)
     dec, enc, img = [], [], []
     monkeypatch.setattr(vq, "decode", fake_oom(vq.decode, 2, dec))
     monkeypatch.setattr(vq, "encode", fake_oom(vq.encode, 1, enc))
     monkeypatch.setattr(clip, "encode_images", fake_oom(clip.encode_images, 2, img))
-    got = sample_latents(vq, dist0.mu, dist0.sigma, seeds)
+    got = draw_images(vq, dist0, seeds, comps)
     assert dec == [5, 3, 2, 2, 1]  # 5 and 3 fail; then 2 + 2 + 1 rows
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     s_got, z_got = score_images(vq, clip, got, **kw)

@@ -94,6 +94,7 @@ class Profile:
     lambda_kl: float
     n_augment: int  # status-consistent augmentations per shot for mu_0 / sigma_0
     sigma_floor: float  # lower bound on sigma_0 (latent units)
+    rho: float  # sigma >= rho * sigma_0 after every step (0 = no floor; the variance is kept)
     # --- integrator -----------------------------------------------------------------------
     candidates: int  # N candidates per round (one batch)
     keep: int  # top m kept per round
@@ -101,7 +102,9 @@ class Profile:
     n_images: int  # default size of the generated set
     score_text: float  # a
     score_img: float  # b
-    score_latent: float  # c
+    score_latent: float  # c (D is in units of the shot's own round trip)
+    oversample: int  # images beyond the rounds' kept ones: best 1 of `oversample` pooled draws
+    raw_draws: bool  # ABLATION: write draws beyond the kept ones unselected (paper: False)
     # --- detection ------------------------------------------------------------------------
     detect_image_size: int
     seed: int = 0
@@ -147,6 +150,15 @@ def validate(p: Profile) -> None:
         raise ConfigError(f"profile field lr must be a finite number > 0, got {p.lr!r}")
     if not (isinstance(p.sigma_floor, (int, float)) and p.sigma_floor > 0):
         raise ConfigError(f"profile field sigma_floor must be > 0, got {p.sigma_floor!r}")
+    if isinstance(p.rho, bool) or not (isinstance(p.rho, (int, float)) and 0 <= p.rho <= 1):
+        raise ConfigError(f"profile field rho must be a number in [0, 1] (sigma >= rho * "
+                          f"sigma_0), got {p.rho!r}")
+    if isinstance(p.oversample, bool) or not isinstance(p.oversample, int) or p.oversample < 2:
+        raise ConfigError(f"profile field oversample must be an integer >= 2 (pool size per "
+                          f"image written), got {p.oversample!r}; for unselected draws set "
+                          "raw_draws=True (an ablation)")
+    if not isinstance(p.raw_draws, bool):
+        raise ConfigError(f"profile field raw_draws must be True or False, got {p.raw_draws!r}")
     if not (isinstance(p.cut_pow, (int, float)) and p.cut_pow > 0):
         raise ConfigError(f"profile field cut_pow must be > 0, got {p.cut_pow!r}")
     if p.vqgan not in VQGAN_ARCHS:
@@ -163,7 +175,8 @@ def validate(p: Profile) -> None:
                           "lambda_img or lambda_kl > 0)")
 
 
-_COMMON = dict(cut_pow=1.0, augment_strength=1.0, n_augment=8, sigma_floor=0.05,
+_COMMON = dict(cut_pow=1.0, augment_strength=1.0, n_augment=8, sigma_floor=0.05, rho=0.5,
+               oversample=4, raw_draws=False,
                lambda_text=1.0, lambda_img=1.0, lambda_kl=0.1,
                score_text=1.0, score_img=1.0, score_latent=0.1)
 
@@ -199,6 +212,53 @@ def get_profile(name: "str | Profile", **overrides: Any) -> Profile:
         base = PROFILES[name]
     changes = {k: v for k, v in overrides.items() if v is not None}
     return base.replace(**changes) if changes else base
+
+
+def with_budget(name: "str | Profile", overrides: dict[str, Any]) -> tuple["Profile", dict[str, Any]]:
+    """(profile with ``overrides``, the overrides actually applied).
+
+    Lowering ``candidates`` below the profile's ``keep`` without giving ``keep`` scales keep
+    with it (the profile's keep/candidates ratio, at least 1), so ``--candidates 2`` on
+    ``paper`` (16 / keep 8) keeps 1 of 2 instead of failing; the derived value is returned.
+
+    >>> with_budget("paper", {"candidates": 2})[1]
+    {'candidates': 2, 'keep': 1}
+    """
+    base = get_profile(name)
+    applied = {k: v for k, v in overrides.items() if v is not None}
+    cand = applied.get("candidates")
+    if (isinstance(cand, int) and not isinstance(cand, bool) and cand >= 1
+            and "keep" not in applied and base.keep > cand):
+        applied["keep"] = max(1, min(cand, round(base.keep * cand / base.candidates)))
+    return get_profile(base, **applied), applied
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"field=value"`` -> (field, value typed like the profile field), for ``--set``.
+
+    >>> parse_override("steps=3"), parse_override("raw_draws=true"), parse_override("rho=0.25")
+    (('steps', 3), ('raw_draws', True), ('rho', 0.25))
+    """
+    name, sep, raw = str(text).partition("=")
+    name, raw = name.strip(), raw.strip()
+    types = {f.name: f.type for f in dataclasses.fields(Profile)}
+    if not sep or name not in types:
+        raise ConfigError(f"--set {text!r}: expected FIELD=VALUE with FIELD a profile field "
+                          f"({', '.join(types)})")
+    kind = str(types[name])
+    try:
+        if kind == "bool":
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return name, raw.lower() in ("true", "1", "yes")
+        if kind == "int":
+            return name, int(raw)
+        if kind == "float":
+            return name, float(raw)
+    except ValueError:
+        raise ConfigError(f"--set {text!r}: profile field {name} takes a {kind}, got "
+                          f"{raw!r}") from None
+    return name, (None if raw.lower() == "none" and "None" in kind else raw)
 
 
 def missing_assets(profile: Profile) -> list[str]:

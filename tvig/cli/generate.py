@@ -3,21 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import json
 
-from tvig.pipeline import generate
-from tvig.profiles import PROFILES
+from tvig.pipeline import generate, plan
+from tvig.profiles import PROFILES, parse_override
 from tvig.seeding import DEVICES
 from tvig.speed import PRECISIONS, SpeedConfig
 
+BUDGETS = ("steps", "candidates", "cutouts", "keep", "rounds")
+
+
+def overrides_of(args: argparse.Namespace) -> dict:
+    """Profile overrides from ``--set field=value`` (in order) and the budget flags."""
+    out = dict(parse_override(t) for t in args.set or [])
+    out.update({b: getattr(args, b) for b in BUDGETS if getattr(args, b) is not None})
+    return out
+
+
+def format_plan(p: dict) -> str:
+    """The dry-run plan as a few readable lines."""
+    prof, aug = p["profile"], p["augmentations"]
+    lines = [f"plan for {p['category']!r} -> {p['out']} (nothing written)",
+             f"  profile {prof['name']} with overrides {p['overrides'] or 'none'}",
+             f"  {p['components']} shot(s) = {p['components']} mixture component(s): "
+             f"{', '.join(p['shots'])}",
+             f"  augmentations ({aug['source']}): hflip {aug['hflip']}, vflip {aug['vflip']}, "
+             f"rot90 {aug['rot90']}, degrees {aug['degrees']}, shift {aug['shift']}, jitter "
+             f"{aug['jitter']} -- {aug['why']}",
+             f"  {p['integrator']['rounds']} round(s) x {p['integrator']['candidates']} "
+             f"candidates x {prof['steps']} steps x {prof['cutouts']} cutouts, keep "
+             f"{p['integrator']['keep']} per round",
+             f"  images: {p['images']} = {p['images_from_rounds']} kept by rounds + "
+             f"{p['images_from_pool']} from the pool ({p['pool_path']})",
+             f"  optimisation steps in all: {p['optimisation_steps']} "
+             f"({p['candidate_steps']} candidate-steps; {p['clip_images_per_step']} CLIP images "
+             "per step)"]
+    return "\n".join(lines)
+
 
 def _run(args: argparse.Namespace) -> int:
+    overrides = overrides_of(args)
+    common = dict(profile=args.profile, n=args.n, seed=args.seed, device=args.device,
+                  prompt=args.prompt, keyword=args.keyword, overrides=overrides,
+                  dataset=args.dataset, augment_file=args.augment_file)
+    if args.dry_run:
+        p = plan(args.images, args.category, args.out, **common)
+        print(json.dumps(p, indent=2) if args.json else format_plan(p))
+        return 0
     speed = SpeedConfig(precision="fp32" if args.no_autocast else args.precision,
                         micro_batch=args.micro_batch, compile=args.compile,
                         checkpoint={"auto": None, "on": True, "off": False}[args.checkpoint])
-    res = generate(args.images, args.category, args.out, profile=args.profile, n=args.n,
-                   rounds=args.rounds, seed=args.seed, device=args.device,
-                   prompt=args.prompt, keyword=args.keyword, report=args.report,
-                   progress=not args.quiet, speed=speed)
+    res = generate(args.images, args.category, args.out, report=args.report,
+                   progress=not args.quiet, speed=speed, **common)
     print(f"done in {res.seconds:.1f} s")
     return 0
 
@@ -35,8 +72,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--n", type=int, default=None,
                    help="images in the set (default: the profile's n_images, 32 for paper)")
-    p.add_argument("--rounds", type=int, default=None, help="integrator rounds R "
-                   "(default: the profile's)")
+    for name, what in (("steps", "optimisation steps per round"),
+                       ("candidates", "candidates N per round"),
+                       ("cutouts", "CLIP cutouts per candidate per step"),
+                       ("keep", "candidates m kept per round"), ("rounds", "integrator rounds R")):
+        p.add_argument(f"--{name}", type=int, default=None,
+                       help=f"{what} (default: the profile's)")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                   help="change any profile field, e.g. --set rho=0.3 --set oversample=8 "
+                   "(validated like the profile; recorded in the manifest)")
+    p.add_argument("--dataset", default=None,
+                   help="dataset of the class (mvtec_ad, btad, mvtec_loco) for its "
+                   "augmentation rules (default: any table that has the class)")
+    p.add_argument("--augment-file", default=None, metavar="YAML",
+                   help="your own augmentation rules, laid over tvig's (see tvig augmentations)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved plan (profile, augmentations, components, images, "
+                   "steps) and write nothing")
+    p.add_argument("--json", action="store_true", help="with --dry-run: the plan as JSON")
     # no argparse choices: tvig's own error lists the valid names in one line
     p.add_argument("--profile", default="fast",
                    help=f"{' | '.join(PROFILES)} (tiny: random weights, for tests) "

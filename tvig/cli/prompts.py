@@ -12,11 +12,10 @@ import json
 import sys
 
 from tvig.errors import ConfigError, choices_text
-from tvig.images import load_images
 from tvig.models.clip import load_clip
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile
 from tvig.prompting.keywords import KEYWORDS
-from tvig.prompting.ranking import format_ranking, select_prompt
+from tvig.prompting.ranking import format_ranking, prepare_shots, select_prompt
 from tvig.seeding import resolve_device
 
 
@@ -32,8 +31,8 @@ def _run(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
     if profile.random_weights:
         print(RANDOM_WEIGHTS_BANNER, file=out)
-    # validated before any model loads; CLIP resizes to its own input size: (k, 3, 224, 224)
-    shots, _ = load_images(args.images, size=224)
+    # validated before any model loads; prepared exactly as tvig generate prepares them
+    shots = prepare_shots(args.images, profile)  # (k, 3, S, S), S = profile.image_size
     clip = load_clip(profile, device)
     sel = select_prompt(args.category, shots, clip, dataset=args.dataset, keyword=args.keyword,
                         profile=profile, captions=not args.no_caption)

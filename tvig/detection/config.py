@@ -19,12 +19,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from tvig.detection.datasets import parse_shots
 from tvig.detection.detectors import backbone_label, get_detector
-from tvig.detection.training_sets import TRAIN_SETS, AugmentConfig
+from tvig.augmentations import AugmentRules
+from tvig.detection.training_sets import TRAIN_SETS
 from tvig.errors import ConfigError, InputError, choices_text
 from tvig.seeding import resolve_device
 
@@ -47,7 +48,7 @@ class DetectionConfig:
     seeds: Sequence[int] = (0,)
     train_sets: Sequence[str] = TRAIN_SETS
     device: str = "cpu"  # auto, cpu, cuda (gpu = cuda): Lightning's accelerator
-    augment: AugmentConfig = field(default_factory=AugmentConfig)  # the control (c)
+    augment: AugmentRules | None = None  # the control (c); None = the class's own rules
     n_augment: int | None = None  # images of (c); None = as many as the generated set
     epochs: int | None = None  # None = the detector's default
     batch_size: int = 8
@@ -100,7 +101,8 @@ class DetectionConfig:
     def training_fields(self) -> dict[str, Any]:
         """What decides one detector's training besides (model, k, seed, train set, data):
         the fields a result's fingerprint must hold."""
-        return {"image_size": self.image_size, "augment": dataclasses.asdict(self.augment),
+        augment = dataclasses.asdict(self.augment) if self.augment else "class rules"
+        return {"image_size": self.image_size, "augment": augment,
                 "n_augment": self.n_augment, "epochs": self.epochs,
                 "batch_size": self.batch_size, "backbone": self.backbone,
                 "layers": None if self.layers is None else list(self.layers),

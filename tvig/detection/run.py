@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from tvig import __version__, atomic
+from tvig.augmentations import rules_for
 from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import (
     ClassLayout,
@@ -119,7 +120,7 @@ def prepare(config: DetectionConfig, data_root, category: str, k, seed: int, mod
     shots = sample_shots(layout, k, seed, run_dir / "real")
     training = build_training_set(train_set, shots, run_dir, generated_dir=generated_dir,
                                   n_extra=config.n_augment if train_set == "augmented" else None,
-                                  seed=seed, augment=config.augment)
+                                  seed=seed, augment=config.augment or rules_for(category, dataset))
     need = get_detector(model).min_train
     if training.n_train < need:
         raise InputError(f"{model} needs at least {need} training images, but train set "
@@ -167,6 +168,7 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
     """
     # heavy: anomalib + Lightning take ~10 s to import; only detection needs them
     from anomalib.engine import Engine
+
     # heavy: Lightning loads with anomalib; only detection needs it
     from lightning.pytorch import seed_everything
 

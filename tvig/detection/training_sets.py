@@ -2,9 +2,10 @@
 
 (a) ``real``: the k real shots. (b) ``generated``: the shots + a generated set (any folder of
 images; a ``tvig generate`` folder with ``images/`` works as is). (c) ``augmented``: the
-shots + classical augmentations of the *same* shots (flips, small rotations/shifts, colour
-jitter), as many as (b) adds: the honest control that tells whether generation beats
-flips and crops.
+shots + classical augmentations of the *same* shots, as many as (b) adds: the honest control
+that tells whether generation beats flips and crops. The control uses the class's
+status-consistent augmentations (:mod:`tvig.augmentations`), the very rules the generator's
+sigma_0 uses: no mirrored metal nut, no rearranged LOCO box.
 
 Example:
     >>> from tvig.detection.training_sets import build_training_set
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from tvig import atomic
+from tvig.augmentations import Augmenter, AugmentRules, rules_for
 from tvig.errors import InputError, choices_text
 from tvig.images import link_files, list_images, load_images, open_image, save_png
 from tvig.integrator.writer import IMAGES_DIR, MANIFEST
@@ -29,19 +31,7 @@ from tvig.seeding import seeded
 TRAIN_SETS = ("real", "generated", "augmented")
 
 
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Classical augmentation of the control set (c); each field is a kornia parameter."""
-
-    hflip: float = 0.5  # probability
-    vflip: float = 0.5  # probability (set 0 for classes with a fixed orientation)
-    degrees: float = 10.0  # max rotation
-    translate: float = 0.05  # max shift, fraction of the side
-    brightness: float = 0.1
-    contrast: float = 0.1
-    saturation: float = 0.1
-    hue: float = 0.02
-    max_size: int = 512  # augmented images are written at min(shot side, max_size) px
+MAX_SIZE = 512  # augmented images are written at min(shot side, MAX_SIZE) px
 
 
 @dataclass
@@ -79,31 +69,25 @@ def generated_images(folder: "str | os.PathLike[str]") -> list[Path]:
                      "tvig generate / notebook 03, or any folder of images)")
 
 
-def augment_shots(shots: list[Path], n: int, seed: int, dest: "str | os.PathLike[str]",
-                  config: AugmentConfig = AugmentConfig()) -> list[Path]:
-    """Write ``n`` augmentations of ``shots`` (cycled in order) as PNGs into ``dest``.
+def write_augmented(shots: list[Path], n: int, seed: int, dest: "str | os.PathLike[str]",
+                    rules: AugmentRules) -> list[Path]:
+    """Write ``n`` status-consistent augmentations of ``shots`` (cycled in order) into ``dest``.
 
     Deterministic under ``seed``; each file is written atomically; stale files are removed.
     """
-    import kornia.augmentation as K  # heavy: kornia takes ~1 s to import; only augmentation needs it
-
     if n < 1:
         raise InputError(f"number of augmented images must be >= 1, got {n}")
     if not shots:
         raise InputError("no shots to augment")
     dest = Path(dest)
-    size = min(min(open_image(shots[0])[1].original_size), config.max_size)
+    size = min(min(open_image(shots[0])[1].original_size), MAX_SIZE)
     x, _ = load_images(shots, size=size)  # (k, 3, S, S) in [0, 1]
-    aug = K.AugmentationSequential(
-        K.RandomHorizontalFlip(p=config.hflip), K.RandomVerticalFlip(p=config.vflip),
-        K.RandomAffine(degrees=config.degrees, translate=(config.translate, config.translate),
-                       padding_mode="reflection", p=1.0),
-        K.ColorJitter(config.brightness, config.contrast, config.saturation, config.hue, p=1.0))
+    aug = Augmenter(rules)
     names = [dest / f"aug_{i:04d}.png" for i in range(n)]
     with seeded(seed), torch.no_grad():
         for start in range(0, n, 8):  # chunks keep memory small at full resolution
             idx = torch.arange(start, min(start + 8, n)) % len(shots)
-            for j, img in enumerate(aug(x[idx]).clamp(0, 1)):  # (3, S, S)
+            for j, img in enumerate(aug(x[idx])):  # (3, S, S)
                 save_png(img, names[start + j])
     for stale in set(list_images(dest)) - set(names):
         stale.unlink()
@@ -113,13 +97,14 @@ def augment_shots(shots: list[Path], n: int, seed: int, dest: "str | os.PathLike
 def build_training_set(kind: str, shots: list[Path], run_dir: "str | os.PathLike[str]", *,
                        generated_dir: "str | os.PathLike[str] | None" = None,
                        n_extra: int | None = None, seed: int = 0,
-                       augment: AugmentConfig = AugmentConfig()) -> TrainingSet:
+                       augment: AugmentRules | None = None) -> TrainingSet:
     """Build training set ``kind`` from the linked ``shots`` inside ``run_dir``.
 
     ``generated``: links ``n_extra`` (default all) images of ``generated_dir`` into
     ``run_dir/generated``. ``augmented``: writes ``n_extra`` augmentations to
     ``run_dir/augmented``; ``n_extra`` defaults to the size of ``generated_dir`` so (b) and (c)
-    add the same number of images.
+    add the same number of images. ``augment``: the class's rules (default: the
+    conservative default for an unknown class; :func:`tvig.augmentations.rules_for`).
     """
     if kind not in TRAIN_SETS:
         raise InputError(choices_text("train set", kind, list(TRAIN_SETS)))
@@ -140,6 +125,7 @@ def build_training_set(kind: str, shots: list[Path], run_dir: "str | os.PathLike
     if kind == "generated":
         extra = link_files(gen[:n_extra], run_dir / "generated")
     else:
-        extra = augment_shots(shots, n_extra, seed, run_dir / "augmented", augment)
+        extra = write_augmented(shots, n_extra, seed, run_dir / "augmented",
+                                augment or rules_for(""))
     return TrainingSet(kind, [real_dir, extra[0].parent], len(shots), len(extra),
                        list(shots) + extra)

@@ -7,14 +7,15 @@ guidance (:mod:`~tvig.generator.guidance`: cutouts, spherical distance) and a KL
 keeps it near the real one (:mod:`~tvig.generator.optimisation`); :mod:`~tvig.generator.metrics`
 measures similarity and diversity of what it makes.
 
-Public names: :class:`LatentDist`, :func:`latent_stats`, :func:`sample`,
+Public names: :class:`LatentDist` (a mixture, one component per shot), :func:`components`,
+:func:`latent_stats`, :func:`sample`,
 :func:`sample_images`, :func:`kl_divergence`, :func:`optimise`, :class:`GenerationResult`,
 :class:`Cutouts`, :func:`spherical_distance`, :func:`diversity`, :func:`similarity`.
 
 Example:
     >>> import torch
     >>> from tvig.generator import LatentDist, kl_divergence, sample
-    >>> d = LatentDist(mu=torch.zeros(4, 2, 2), sigma=torch.ones(4, 2, 2))
+    >>> d = LatentDist(mu=torch.zeros(1, 4, 2, 2), sigma=torch.ones(1, 4, 2, 2))
     >>> sample(d, 3, seed=0).shape
     torch.Size([3, 4, 2, 2])
     >>> float(kl_divergence(d.mu, 2 * d.sigma, d.mu, d.sigma)) > 0
@@ -23,7 +24,7 @@ Example:
 
 from tvig.generator.distribution import (
                                          LatentDist,
-                                         ShotAugment,
+                                         components,
                                          kl_divergence,
                                          latent_stats,
                                          mean_penalty,
@@ -34,6 +35,6 @@ from tvig.generator.guidance import Cutouts, spherical_distance
 from tvig.generator.metrics import diversity, set_metrics, similarity
 from tvig.generator.optimisation import GenerationResult, optimise
 
-__all__ = ["LatentDist", "ShotAugment", "kl_divergence", "latent_stats", "mean_penalty", "sample",
+__all__ = ["LatentDist", "components", "kl_divergence", "latent_stats", "mean_penalty", "sample",
            "sample_images", "Cutouts", "spherical_distance", "diversity", "set_metrics",
            "similarity", "GenerationResult", "optimise"]

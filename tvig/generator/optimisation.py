@@ -1,12 +1,14 @@
 """The variance-aware generator's optimisation: Adam on (mu, log sigma), steered by CLIP.
 
-1. :func:`latent_stats`: encode the k shots and status-consistent augmentations of them
-   (small shifts, flips, mild colour jitter) -> per-position, per-channel mean ``mu_0`` and
-   standard deviation ``sigma_0`` (floored at ``profile.sigma_floor``).
-2. :func:`sample`: ``z = mu + sigma * eps``, eps ~ N(0, I); N candidates are one batch.
-3. :func:`optimise`: Adam on (mu, log sigma). Per step: sample, quantise (straight-through),
-   decode, and minimise
-   ``lambda_text * text + lambda_img * image + lambda_kl * KL(N(mu, sigma^2) || N(mu_0, sigma_0^2))``.
+1. :func:`latent_stats`: one component per shot: ``mu_0^j`` = shot j's latent, ``sigma_0^j``
+   from status-consistent augmentations of it (:mod:`tvig.augmentations`), floored.
+2. :func:`sample`: candidate i draws ``z = mu^j + sigma^j * eps``, j = i mod k; N candidates
+   are one batch.
+3. :func:`optimise`: Adam on (mu, log sigma) of every component. Per step: sample, quantise
+   (straight-through), decode, and minimise ``lambda_text * text + lambda_img * image +
+   lambda_kl * KL(N(mu^j, sigma^j^2) || N(mu_0^j, sigma_0^j^2))`` (KL of the components the
+   candidates use). After every step mu is clamped to the codebook's per-channel range and
+   sigma is kept >= ``profile.rho * sigma_0`` (the variance cannot collapse).
 
 Example:
     >>> import torch
@@ -14,6 +16,7 @@ Example:
     >>> from tvig.profiles import get_profile
     >>> from tvig.models.vqgan import load_vqgan
     >>> from tvig.models.clip import load_clip
+    >>> from tvig.generator.distribution import latent_stats
     >>> p = get_profile("tiny")
     >>> vq, clip = load_vqgan(p), load_clip(p)
     >>> shots = torch.rand(1, 3, 64, 64)
@@ -21,8 +24,8 @@ Example:
     >>> res = optimise(vq, clip, dist0, text_emb=clip.encode_texts(["a photo of a nut"]),
     ...                shot_emb=clip.encode_images(shots).detach(), profile=p, n=2, seed=0,
     ...                progress=False)
-    >>> res.images.shape, sorted(res.history)
-    (torch.Size([2, 3, 64, 64]), ['image', 'kl', 'text', 'total'])
+    >>> res.images.shape, sorted(res.history), res.components.tolist()
+    (torch.Size([2, 3, 64, 64]), ['image', 'kl', 'text', 'total'], [0, 0])
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from tqdm.auto import tqdm
 from tvig.errors import ConfigError, NumericsError
 from tvig.generator.distribution import (
     LatentDist,
+    clamp_to_codebook,
+    components,
+    decode,
     kl_divergence,
     mean_penalty,
 )
@@ -61,7 +67,8 @@ TERMS = ("text", "image", "kl", "total")
 class GenerationResult:
     images: torch.Tensor  # (n, 3, H, W) in [0, 1], decoded from z
     z: torch.Tensor  # (n, C, h, w) latents (before quantisation) of the final distribution
-    dist: LatentDist  # final (mu, sigma)
+    dist: LatentDist  # final (mu, sigma), (k, C, h, w) each
+    components: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
     history: dict[str, list[float]] = field(default_factory=dict)  # term -> value per step
     seed: int = 0
     step_seconds: float = 0.0  # wall time per optimisation step (host waits at the end)
@@ -72,8 +79,8 @@ def _check(vqgan, clip, dist0: LatentDist, text_emb, shot_emb, profile: Profile,
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(f"n (candidates) must be a positive integer, got {n!r}")
     want = vqgan.latent_shape(profile.image_size)
-    if tuple(dist0.mu.shape) != want or tuple(dist0.sigma.shape) != want:
-        raise ConfigError(f"latent distribution has shape {tuple(dist0.mu.shape)}, but the VQGAN "
+    if dist0.latent_shape != want:
+        raise ConfigError(f"latent distribution has shape {dist0.latent_shape}, but the VQGAN "
                           f"at {profile.image_size} px needs {want}; recompute it with "
                           "latent_stats for this profile")
     if fixed_sigma is not None and not fixed_sigma >= 0:
@@ -88,11 +95,13 @@ def _check(vqgan, clip, dist0: LatentDist, text_emb, shot_emb, profile: Profile,
 def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb: torch.Tensor,
              profile: Profile, n: int, seed: int, init: "LatentDist | None" = None,
              progress: bool = True, fixed_sigma: "float | None" = None,
-             log_every: int = 10, speed: "SpeedConfig | None" = None) -> GenerationResult:
+             log_every: int = 10, speed: "SpeedConfig | None" = None,
+             offset: int = 0) -> GenerationResult:
     """Optimise (mu, log sigma) for ``profile.steps`` steps with N = ``n`` candidates per step.
 
     ``text_emb`` (T, D) or (D,) prompt embedding(s); ``shot_emb`` (k, D) CLIP embeddings of
-    the shots; ``init`` start (default ``dist0``). ``fixed_sigma``: hold sigma at this value
+    the shots; ``init`` start (default ``dist0``, same k). Candidate i belongs to component
+    ``(offset + i) mod k`` (:func:`~tvig.generator.distribution.components`). ``fixed_sigma``: hold sigma at this value
     and learn only mu (0 = plain VQGAN-CLIP from the shots' mean latent; the KL term is then
     :func:`mean_penalty`). ``speed``: autocast / micro-batches (:mod:`tvig.speed`); a step that
     runs out of device memory is redone with half the micro-batch. The host waits for the
@@ -105,8 +114,14 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
     dev = vqgan.device
     dist0 = dist0.to(dev)
     start = (init or dist0).to(dev)
-    mu = start.mu.detach().clone().requires_grad_(True)  # (C, h, w)
-    log_sigma = start.sigma.detach().clamp_min(1e-8).log().requires_grad_(fixed_sigma is None)
+    if start.k != dist0.k:
+        raise ConfigError(f"init has {start.k} components but dist0 has {dist0.k} (one per shot)")
+    comp = components(n, dist0.k, offset).to(dev)  # (n,) component of each candidate
+    used = torch.unique(comp)  # components this batch optimises
+    mu = clamp_to_codebook(vqgan, start.mu.detach().clone()).requires_grad_(True)  # (k, C, h, w)
+    log_floor = (profile.rho * dist0.sigma).log()  # (k, C, h, w); -inf when rho = 0
+    log_sigma = torch.maximum(start.sigma.detach().clamp_min(1e-8).log(), log_floor)
+    log_sigma = log_sigma.requires_grad_(fixed_sigma is None)
     opt = torch.optim.Adam([mu] + ([log_sigma] if fixed_sigma is None else []), lr=profile.lr)
     text = F.normalize(text_emb.detach().reshape(-1, text_emb.shape[-1]).to(dev), dim=-1)
     center = shot_center(shot_emb.detach().to(dev))  # (D,)
@@ -122,13 +137,14 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
         return log_sigma.exp() if fixed_sigma is None else torch.full_like(mu, fixed_sigma)
 
     def kl_now(sigma: torch.Tensor) -> torch.Tensor:
-        return (kl_divergence(mu, sigma, dist0.mu, dist0.sigma) if fixed_sigma is None
-                else mean_penalty(mu, dist0.mu, dist0.sigma))
+        """KL of each used component to its own real component, mean over elements."""
+        m, s, m0, s0 = mu[used], sigma[used], dist0.mu[used], dist0.sigma[used]
+        return kl_divergence(m, s, m0, s0) if fixed_sigma is None else mean_penalty(m, m0, s0)
 
-    def guidance(eps: torch.Tensor, sigma: torch.Tensor):
-        """Candidates mu + sigma * eps (b, C, h, w) -> per-candidate text, image terms (b,)."""
+    def guidance(eps: torch.Tensor, sigma: torch.Tensor, c: torch.Tensor):
+        """Candidates mu^c + sigma^c * eps (b, C, h, w) -> per-candidate text, image terms (b,)."""
         b = eps.shape[0]
-        z_q = vqgan.quantize(mu + sigma * eps)  # fp32: the codebook search stays exact
+        z_q = vqgan.quantize(mu[c] + sigma[c] * eps)  # fp32: the codebook search stays exact
         with autocast(speed, dev):  # the two networks in bf16 on CUDA, the rest in fp32
             x = vqgan.decode(z_q).float()  # (b, 3, H, W)
         whole = F.interpolate(x, size=(clip.image_size,) * 2, mode="bilinear",
@@ -141,7 +157,7 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
 
     def step_batched(eps: torch.Tensor) -> torch.Tensor:
         sigma = sigma_now()
-        t, i = guidance(eps, sigma)
+        t, i = guidance(eps, sigma, comp)
         t, i = t.mean(), i.mean()
         kl = kl_now(sigma)
         loss = lt * t + li * i + lk * kl
@@ -153,8 +169,8 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
         kl = kl_now(sigma_now())
         scaler.scale(lk * kl).backward()
         t = i = torch.zeros((), device=dev)
-        for part in eps.split(chunk):
-            tc, ic = guidance(part, sigma_now())
+        for part, c in zip(eps.split(chunk), comp.split(chunk)):
+            tc, ic = guidance(part, sigma_now(), c)
             tc, ic = tc.sum(), ic.sum()
             scaler.scale((lt * tc + li * ic) / n).backward()
             t, i = t + tc.detach(), i + ic.detach()
@@ -167,7 +183,7 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
                              image_size=profile.image_size)
     with seeded(seed), activation_checkpointing(vqgan, clip, ckpt):
         for step in bar:
-            eps = torch.randn((n, *mu.shape), generator=g, device=dev)
+            eps = torch.randn((n, *mu.shape[1:]), generator=g, device=dev)
             while True:
                 opt.zero_grad(set_to_none=True)
                 try:
@@ -182,6 +198,10 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
                     chunk = max(1, min(chunk, n) // 2)
             scaler.step(opt)  # unscales first (fp16); a plain opt.step() otherwise
             scaler.update()
+            with torch.no_grad():  # stay where the decoder changes; keep the variance
+                mu.copy_(clamp_to_codebook(vqgan, mu))
+                if fixed_sigma is None:
+                    log_sigma.copy_(torch.maximum(log_sigma, log_floor))
             if (step + 1) % log_every == 0 or step + 1 == profile.steps:
                 checked = _check_finite(records, checked, profile)
                 if progress:
@@ -189,20 +209,14 @@ def optimise(vqgan, clip, dist0: LatentDist, *, text_emb: torch.Tensor, shot_emb
     step_seconds = (time.perf_counter() - t0) / max(1, profile.steps)
     with torch.no_grad():
         sigma = sigma_now()
-        z = mu + sigma * eps
-        images = split_on_oom(lambda zz: _decode(vqgan, zz, speed), z, batch=chunk)
+        z = mu[comp] + sigma[comp] * eps
+        images = split_on_oom(lambda zz: decode(vqgan, zz, speed), z, batch=chunk)
     hist = torch.stack(records).T.tolist() if records else [[] for _ in TERMS]
     return GenerationResult(images=images.detach(), z=z.detach(),
-                            dist=LatentDist(mu.detach().clone(), sigma.detach().clone()),
-                            history=dict(zip(TERMS, hist)), seed=seed,
+                            dist=LatentDist(mu.detach().clone(), sigma.detach().clone(),
+                                            dist0.round_trip),
+                            components=comp.cpu(), history=dict(zip(TERMS, hist)), seed=seed,
                             step_seconds=step_seconds)
-
-
-def _decode(vqgan, z: torch.Tensor, speed: "SpeedConfig | None") -> torch.Tensor:
-    """quantize (fp32) + decode (autocast on CUDA) -> float32 images (B, 3, H, W)."""
-    z_q = vqgan.quantize(z)
-    with autocast(speed, z.device):
-        return vqgan.decode(z_q).float()
 
 
 def _check_finite(records: list[torch.Tensor], checked: int, profile: Profile) -> int:

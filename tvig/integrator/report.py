@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 from tvig import atomic
 from tvig.generator.metrics import diversity, similarity
 from tvig.images import tensor_to_pil
+from tvig.models.clip import embed_images
 
 REPORT_JSON, REPORT_CSV, CONTACT_SHEET = "report.json", "report.csv", "contact_sheet.png"
 
@@ -111,11 +112,8 @@ def quality_report(generated: torch.Tensor, shots: torch.Tensor, clip, *,
     generated (n, 3, H, W), shots (k, 3, H, W), floats in [0, 1].
     """
 
-    def embed(x: torch.Tensor) -> torch.Tensor:  # (B, D) unit vectors, in batches
-        return torch.cat([clip.encode_images(x[i:i + batch_size].to(clip.device)).cpu()
-                          for i in range(0, len(x), batch_size)])
-
-    g, s = embed(generated), embed(shots)  # (n, D), (k, D)
+    g = embed_images(clip, generated, batch_size=batch_size)  # (n, D)
+    s = embed_images(clip, shots, batch_size=batch_size)  # (k, D)
     sim = [similarity(g[i:i + 1], s) for i in range(len(g))]  # per image, mean over shots
     notes = []
     if len(generated) < 2:

@@ -1,12 +1,15 @@
 """Text-guided knowledge integrator (DESIGN.md, module 3): R rounds of generate -> score -> keep -> merge.
 
-Round r = 1..R:
-  1. sample and optimise N candidates from the current (mu, sigma) with
-     :func:`tvig.generator.optimisation.optimise` (its KL term always pulls towards the real (mu_0, sigma_0));
-  2. score each one (:mod:`tvig.integrator.scoring`): a*text cosine + b*image cosine - c*latent distance;
+Round r = 1..R (the distribution is a mixture with one component per shot):
+  1. sample and optimise N candidates from the current mixture with
+     :func:`tvig.generator.optimisation.optimise`; candidate i of round r belongs to component
+     ``((r - 1) * N + i) mod k`` (its KL pulls towards that shot's real component);
+  2. score each one (:mod:`tvig.integrator.scoring`): a*text cosine + b*image cosine - c*D, D
+     against the candidate's own component, in units of that shot's round trip;
   3. keep the top m by that score;
-  4. re-encode the kept images and merge their latents with the real latents' Gaussian to get the
-     next round's (mu, sigma) (:func:`tvig.integrator.scoring.merge_latents`, weight ``merge_weight``).
+  4. re-encode the kept images and merge their latents into their components
+     (:func:`tvig.integrator.scoring.merge_latents`, weight ``merge_weight``);
+  5. record the round's diversity (CLIP and pixel, relative to the shots' augmentations).
 
 The (mu, sigma) that ``optimise`` ends a round with is *not* carried over as such: a round's
 distribution reaches the next one only through the candidates it got kept, which is what makes
@@ -46,14 +49,17 @@ import torch
 from tqdm.auto import tqdm
 
 from tvig import atomic
+from tvig.augmentations import AugmentRules
 from tvig.errors import ConfigError
-from tvig.generator.distribution import LatentDist
+from tvig.generator.distribution import LatentDist, shot_augmentations
+from tvig.generator.metrics import round_diversity
 from tvig.generator.optimisation import optimise
 from tvig.images import to_uint8
 from tvig.integrator.scoring import Scores, merge_latents, score_terms, top_m
+from tvig.models.clip import embed_images
 from tvig.profiles import Profile
 from tvig.safe_load import load_checkpoint
-from tvig.speed import SpeedConfig, autocast, split_on_oom
+from tvig.speed import SpeedConfig, split_on_oom
 
 Callback = Callable[[str, dict], None]  # (event, info); events: "round"
 
@@ -124,6 +130,8 @@ class RoundRecord:
     sigma: torch.Tensor  # (C, h, w) after the merge
     history: dict[str, list[float]] = field(default_factory=dict)  # optimise's loss terms
     step_seconds: float = 0.0  # optimise's wall time per step (0 for records saved before)
+    components: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+    diversity: dict[str, float] = field(default_factory=dict)  # round_diversity of candidates
 
     def images(self) -> torch.Tensor:
         """Candidates as float (N, 3, H, W) in [0, 1]."""
@@ -155,51 +163,79 @@ class IntegrationResult:
     scores: Scores  # each term (K,)
     origin: list[tuple[int, int, int]]  # per image: (round, round seed, candidate index)
     records: list[RoundRecord]
-    mu0: torch.Tensor  # (C, h, w) real latents' Gaussian
-    sigma0: torch.Tensor
-    mu: torch.Tensor  # (C, h, w) learned after the last round
-    sigma: torch.Tensor
+    dist0: LatentDist  # the real per-shot mixture (k components)
+    dist: LatentDist  # learned after the last round (k components)
+    components: list[int] = field(default_factory=list)  # per image: its component (shot)
+    ranks: list[int] = field(default_factory=list)  # per image: rank in its round (1 = best)
+    reference: dict[str, float] = field(default_factory=dict)  # diversity of the augmentations
+
+    @property
+    def mu0(self) -> torch.Tensor:  # (k, C, h, w)
+        return self.dist0.mu
+
+    @property
+    def sigma0(self) -> torch.Tensor:
+        return self.dist0.sigma
 
 
 @torch.inference_mode()
 def score_images(vqgan, clip, x: torch.Tensor, *, text_emb: torch.Tensor, shot_emb: torch.Tensor,
-                 mu0: torch.Tensor, sigma0: torch.Tensor, config: IntegratorConfig,
+                 dist0: LatentDist, comp: torch.Tensor, config: IntegratorConfig,
                  speed: SpeedConfig | None = None) -> tuple[Scores, torch.Tensor]:
-    """Score images x (N, 3, H, W) in [0, 1]; returns (scores on CPU, re-encoded z (N, C, h, w)).
+    """Score images x (N, 3, H, W) in [0, 1] of components ``comp`` (N,) against the real
+    mixture ``dist0``; returns (scores on CPU, re-encoded z (N, C, h, w) on CPU).
 
     CLIP and the VQGAN encoder see the images in batches that halve on out-of-memory.
     """
-    x = x.to(clip.device)
-    with autocast(speed, clip.device):
-        emb = split_on_oom(lambda b: clip.encode_images(b).float(), x)  # (N, D)
-    z = split_on_oom(vqgan.encode, x.to(mu0.device))  # (N, C, h, w), fp32 (latent distance)
-    s = score_terms(emb, text_emb.to(emb.device), shot_emb.to(emb.device), z, mu0, sigma0,
-                    a=config.a, b=config.b, c=config.c)
-    return Scores(*(t.cpu() for t in (s.text, s.img, s.latent, s.total))), z.cpu()
+    emb = embed_images(clip, x, speed=speed)  # (N, D)
+    d0 = dist0.to("cpu")
+    z = split_on_oom(vqgan.encode, x.to(vqgan.device)).float().cpu()  # (N, C, h, w), fp32
+    mu0, sigma0 = d0.select(comp)
+    rt = None if d0.round_trip is None else d0.round_trip[comp.cpu()]
+    s = score_terms(emb, text_emb.cpu(), shot_emb.cpu(), z, mu0, sigma0, a=config.a, b=config.b,
+                    c=config.c, round_trip=rt)
+    return s, z
+
+
+def diversity_reference(clip, shots: torch.Tensor, rules: AugmentRules, profile: Profile, *,
+                        seed: int) -> dict[str, float]:
+    """CLIP and pixel diversity of the shots' status-consistent augmentations (the same ones
+    that give sigma_0): the unit of each round's recorded diversity."""
+    s = profile.image_size
+    x = shots.float().cpu()
+    if x.shape[-2:] != (s, s):
+        x = torch.nn.functional.interpolate(x, size=(s, s), mode="bilinear", antialias=True,
+                                            align_corners=False)
+    aug = shot_augmentations(x, profile.n_augment, rules, seed=seed).flatten(0, 1)
+    return round_diversity(clip, aug)
 
 
 def run_round(vqgan, clip, dist0, current, *, r: int, seed: int, text_emb, shot_emb,
               profile: Profile, config: IntegratorConfig, progress: bool = True,
-              speed: SpeedConfig | None = None) -> RoundRecord:
+              speed: SpeedConfig | None = None,
+              reference: dict[str, float] | None = None) -> RoundRecord:
     """One round: optimise N candidates from ``current``, score, keep top m, merge."""
 
     rseed = derive_seed(seed, "round", r)
     init = current if r > 1 else None
     res = optimise(vqgan, clip, dist0, text_emb=text_emb, shot_emb=shot_emb, profile=profile,
-                   n=config.candidates, seed=rseed, init=init, progress=progress, speed=speed)
+                   n=config.candidates, seed=rseed, init=init, progress=progress, speed=speed,
+                   offset=(r - 1) * config.candidates)
     imgs8 = to_uint8(res.images)  # (N, 3, H, W): score exactly what will be saved
-    scores, z = score_images(vqgan, clip, imgs8.float() / 255.0, text_emb=text_emb,
-                             shot_emb=shot_emb, mu0=dist0.mu, sigma0=dist0.sigma, config=config,
-                             speed=speed)
+    x = imgs8.float() / 255.0
+    scores, z = score_images(vqgan, clip, x, text_emb=text_emb, shot_emb=shot_emb, dist0=dist0,
+                             comp=res.components, config=config, speed=speed)
     order = top_m(scores.total, config.keep)
     kept = torch.zeros(len(scores), dtype=torch.bool)
     kept[order] = True
-    mu, sigma = merge_latents(dist0.mu.detach().cpu(), dist0.sigma.detach().cpu(), z[order],
-                              weight=config.merge_weight, sigma_floor=config.sigma_floor)
+    d0 = dist0.to("cpu")
+    mu, sigma = merge_latents(d0.mu, d0.sigma, z[order], weight=config.merge_weight,
+                              sigma_floor=config.sigma_floor, kept_comp=res.components[order])
     return RoundRecord(round=r, seed=rseed, candidates=imgs8, scores=scores, kept=kept,
                        order=order, z=z, mu=mu, sigma=sigma,
                        history={k: list(map(float, v)) for k, v in (res.history or {}).items()},
-                       step_seconds=res.step_seconds)
+                       step_seconds=res.step_seconds, components=res.components.cpu(),
+                       diversity=round_diversity(clip, x, reference))
 
 
 def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
@@ -207,10 +243,12 @@ def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
               config: IntegratorConfig | None = None, seed: int = 0,
               state_dir: "str | Path | None" = None, progress: bool = True,
               callback: Callback | None = None, speed: SpeedConfig | None = None,
-              ) -> IntegrationResult:
-    """Run R rounds (see the module docstring). ``dist0`` is the real latents' LatentDist.
+              rules: AugmentRules | None = None) -> IntegrationResult:
+    """Run R rounds (see the module docstring). ``dist0`` is the real per-shot mixture.
 
     Give ``shot_emb`` (k, D) or ``shots`` (k, 3, H, W) (then they are CLIP-encoded here).
+    With ``shots`` and ``rules`` (the class's augmentations, as for ``dist0``) each round's
+    diversity is also given relative to that of the shots' augmentations.
     ``state_dir``: save/load finished rounds there (``round_01.pt``...) to resume.
     ``speed``: autocast / micro-batches (:mod:`tvig.speed`), how it runs, not what it computes.
     """
@@ -219,8 +257,9 @@ def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
     if shot_emb is None:
         if shots is None:
             raise ConfigError("integrate needs shots or shot_emb")
-        with torch.no_grad():
-            shot_emb = clip.encode_images(shots.to(clip.device))
+        shot_emb = embed_images(clip, shots)
+    reference = ({} if shots is None or rules is None else
+                 diversity_reference(clip, shots, rules, profile, seed=seed))
     text_emb = text_emb.reshape(-1)
     device = dist0.mu.device
     current = dist0
@@ -234,7 +273,7 @@ def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
         else:
             rec = run_round(vqgan, clip, dist0, current, r=r, seed=seed, text_emb=text_emb,
                             shot_emb=shot_emb, profile=profile, config=config, progress=progress,
-                            speed=speed)
+                            speed=speed, reference=reference)
             if path is not None:
                 rec.save(path)
         records.append(rec)
@@ -242,20 +281,25 @@ def integrate(vqgan, clip, dist0, *, shots: torch.Tensor | None = None,
         bar.set_postfix(best=f"{float(rec.scores.total.max()):.3f}")
         if callback is not None:
             callback("round", {"round": r, "record": rec})
-    return collect(records, dist0.mu.detach().cpu(), dist0.sigma.detach().cpu())
+    return collect(records, dist0.detach().to("cpu"), reference)
 
 
-def collect(records: list[RoundRecord], mu0: torch.Tensor, sigma0: torch.Tensor,
-            ) -> IntegrationResult:
+def collect(records: list[RoundRecord], dist0: LatentDist,
+            reference: dict[str, float] | None = None) -> IntegrationResult:
     """Pool the kept candidates of all rounds, sorted by total score (ties: earlier round first)."""
-    imgs, scores, origin = [], [], []
+    imgs, scores, origin, comps, ranks = [], [], [], [], []
     for rec in records:
         imgs.append(rec.candidates[rec.order])
         scores.append(rec.scores.index(rec.order))
         origin += [(rec.round, rec.seed, int(i)) for i in rec.order]
+        comps += [int(rec.components[i]) if len(rec.components) else 0 for i in rec.order]
+        ranks += list(range(1, len(rec.order) + 1))
     pooled = Scores.cat(scores)
-    order = top_m(pooled.total, len(pooled))
+    order = top_m(pooled.total, len(pooled)).tolist()
     last = records[-1]
     return IntegrationResult(images=torch.cat(imgs)[order].float() / 255.0,
                              scores=pooled.index(order), origin=[origin[i] for i in order],
-                             records=records, mu0=mu0, sigma0=sigma0, mu=last.mu, sigma=last.sigma)
+                             records=records, dist0=dist0,
+                             dist=LatentDist(last.mu, last.sigma, dist0.round_trip),
+                             components=[comps[i] for i in order],
+                             ranks=[ranks[i] for i in order], reference=dict(reference or {}))

@@ -6,24 +6,25 @@ Score of a candidate image x with re-encoded pre-quantisation latent z (DESIGN.m
           + b * cos(E_img(x), mean_k E_img(x_k))      # image term: looks like the shots
           - c * D(z)                                   # latent term: stays in the real distribution
 
-    D(z) = mean over (C, h, w) of ((z - mu_0) / sigma_0)^2
+    D(z) = mean_{C,h,w} ((z - mu_0^j) / sigma_0^j)^2  /  D(round trip of shot j)
 
-D is the *mean squared Mahalanobis distance* of z under the diagonal Gaussian N(mu_0, sigma_0^2)
-learned from the real shots (and their augmentations): a latent drawn from that Gaussian has
-E[D] = 1, so D >> 1 means "far from anything real". The mean (not the sum) keeps D on the same
-scale for every latent size, so one weight ``c`` works for the tiny and the paper VQGAN.
+for a candidate of component j (its shot). The numerator is the mean squared Mahalanobis
+distance under that shot's Gaussian; the denominator is the same distance of the shot's own
+encode -> quantise -> decode -> encode round trip, so **D = 1 means "as far as the shot
+itself"** and the three terms have comparable scales (the round trip alone gives a raw
+distance of several units with real weights, which would let c * D outweigh both cosines).
 
-Merge rule (:func:`merge_latents`): the next round's (mu, sigma) are the first two moments of a
-mixture that puts weight ``1 - w`` on the real latents' Gaussian N(mu_0, sigma_0^2) and weight
-``w / m`` on each of the m kept latents z_j (a point mass each)::
+Merge rule (:func:`merge_latents`), per component j: the next round's (mu^j, sigma^j) are the
+first two moments of a mixture that puts weight ``1 - w`` on the real component
+N(mu_0^j, sigma_0^j^2) and weight ``w / m_j`` on each of the m_j kept latents of component j::
 
-    mu      = (1 - w) * mu_0 + w * mean_j z_j
-    sigma^2 = (1 - w) * (sigma_0^2 + mu_0^2) + w * mean_j z_j^2 - mu^2
+    mu      = (1 - w) * mu_0 + w * mean_i z_i
+    sigma^2 = (1 - w) * (sigma_0^2 + mu_0^2) + w * mean_i z_i^2 - mu^2
     sigma   = max(sigma, sigma_floor)
 
-so every round is anchored to the real images (it never drifts further than ``w`` allows) and
-the kept candidates, chosen by text *and* image score, move it (text and image knowledge
-integrated). ``w = 0`` ignores the candidates; ``w = 1`` uses only them.
+A component with no kept latent goes back to its real one. Every round is anchored to the
+shots (it never drifts further than ``w`` allows) and the kept candidates, chosen by text *and*
+image score, move it. ``w = 0`` ignores the candidates; ``w = 1`` uses only them.
 
 Example:
     >>> import torch
@@ -43,6 +44,8 @@ import torch
 import torch.nn.functional as F
 
 from tvig.errors import ConfigError
+from tvig.generator.distribution import raw_distance
+from tvig.generator.guidance import shot_center
 
 SCORE_TERMS = ("score_text", "score_img", "score_latent", "score")  # manifest column names
 
@@ -53,7 +56,7 @@ class Scores:
 
     text: torch.Tensor  # cos(E_img(x), E_txt(p*))
     img: torch.Tensor  # cos(E_img(x), mean E_img(shots))
-    latent: torch.Tensor  # D(z): mean squared Mahalanobis distance (lower = more real)
+    latent: torch.Tensor  # D(z) in units of the shot's own round trip (lower = more real)
     total: torch.Tensor  # a*text + b*img - c*latent
 
     def __len__(self) -> int:
@@ -75,12 +78,12 @@ class Scores:
                         for f in ("text", "img", "latent", "total")))
 
 
-def latent_distance(z: torch.Tensor, mu0: torch.Tensor, sigma0: torch.Tensor) -> torch.Tensor:
-    """D(z) = mean_{C,h,w} ((z - mu_0) / sigma_0)^2. z (N, C, h, w), mu0/sigma0 (C, h, w) -> (N,)."""
-    if z.shape[1:] != mu0.shape or mu0.shape != sigma0.shape:
-        raise ValueError(f"latent shapes disagree: z {tuple(z.shape)}, mu0 {tuple(mu0.shape)}, "
-                         f"sigma0 {tuple(sigma0.shape)}")
-    return (((z - mu0) / sigma0) ** 2).flatten(1).mean(1)
+def latent_distance(z: torch.Tensor, mu0: torch.Tensor, sigma0: torch.Tensor,
+                    round_trip: "torch.Tensor | None" = None) -> torch.Tensor:
+    """D(z): z (N, C, h, w); mu0/sigma0 of each candidate's component (N, C, h, w) (or one
+    (C, h, w)); ``round_trip`` (N,) the raw distance of that shot's round trip (None: raw)."""
+    d = raw_distance(z, mu0, sigma0)
+    return d if round_trip is None else d / round_trip.to(d)
 
 
 def combine_scores(text: torch.Tensor, img: torch.Tensor, latent: torch.Tensor, *,
@@ -91,17 +94,19 @@ def combine_scores(text: torch.Tensor, img: torch.Tensor, latent: torch.Tensor, 
 
 def score_terms(img_emb: torch.Tensor, text_emb: torch.Tensor, shot_emb: torch.Tensor,
                 z: torch.Tensor, mu0: torch.Tensor, sigma0: torch.Tensor, *,
-                a: float, b: float, c: float) -> Scores:
+                a: float, b: float, c: float,
+                round_trip: "torch.Tensor | None" = None) -> Scores:
     """All terms from embeddings and latents.
 
     img_emb (N, D) unit CLIP image embeddings of the candidates; text_emb (D,) or (1, D) of p*;
-    shot_emb (k, D) of the shots (their mean is re-normalised); z (N, C, h, w) re-encoded latents.
+    shot_emb (k, D) of the shots (their mean is re-normalised); z (N, C, h, w) re-encoded
+    latents; mu0, sigma0, round_trip: each candidate's component (see :func:`latent_distance`).
     """
     img_emb = F.normalize(img_emb.float(), dim=-1)
     t = F.normalize(text_emb.float().reshape(-1), dim=0)
-    s = F.normalize(shot_emb.float().reshape(-1, img_emb.shape[1]).mean(0), dim=0)
+    s = shot_center(shot_emb.float().reshape(-1, img_emb.shape[1]))
     text, img = img_emb @ t, img_emb @ s  # (N,)
-    lat = latent_distance(z.float(), mu0.float(), sigma0.float())
+    lat = latent_distance(z.float(), mu0.float(), sigma0.float(), round_trip)
     return Scores(text, img, lat, combine_scores(text, img, lat, a=a, b=b, c=c))
 
 
@@ -116,18 +121,29 @@ def top_m(total: torch.Tensor, m: int) -> torch.Tensor:
 
 
 def merge_latents(mu0: torch.Tensor, sigma0: torch.Tensor, kept_z: torch.Tensor, *,
-                  weight: float, sigma_floor: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Moment-match the mixture (1-w) N(mu_0, sigma_0^2) + w * empirical(kept_z).
+                  weight: float, sigma_floor: float,
+                  kept_comp: "torch.Tensor | None" = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Moment-match (1-w) N(mu_0^j, sigma_0^j^2) + w * empirical(kept latents of j), per j.
 
-    mu0, sigma0 (C, h, w); kept_z (m, C, h, w). Returns (mu, sigma), each (C, h, w), with
-    sigma >= sigma_floor. See the module docstring for the formula.
+    mu0, sigma0 (k, C, h, w) (or one (C, h, w) component); kept_z (m, C, h, w); kept_comp (m,)
+    component of each kept latent (default all 0). Returns (mu, sigma) shaped like mu0, with
+    sigma >= sigma_floor; a component with nothing kept is its real one. See the module
+    docstring for the formula.
     """
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"merge weight must be in [0, 1], got {weight!r}")
     if sigma_floor <= 0:
         raise ConfigError(f"sigma_floor must be > 0, got {sigma_floor!r}")
-    kept_z = kept_z.to(mu0)
-    mu = (1 - weight) * mu0 + weight * kept_z.mean(0)
-    second = (1 - weight) * (sigma0 ** 2 + mu0 ** 2) + weight * (kept_z ** 2).mean(0)
-    var = (second - mu ** 2).clamp_min(0.0)
-    return mu, var.sqrt().clamp_min(sigma_floor)
+    single = mu0.ndim == 3
+    m0, s0 = (mu0[None], sigma0[None]) if single else (mu0, sigma0)
+    kept_z = kept_z.to(m0)
+    comp = (torch.zeros(len(kept_z), dtype=torch.long) if kept_comp is None
+            else torch.as_tensor(kept_comp, dtype=torch.long).cpu())
+    mu, sigma = m0.clone(), s0.clone()
+    for j in comp.unique().tolist():
+        zj = kept_z[comp == j]  # (m_j, C, h, w)
+        mu[j] = (1 - weight) * m0[j] + weight * zj.mean(0)
+        second = (1 - weight) * (s0[j] ** 2 + m0[j] ** 2) + weight * (zj ** 2).mean(0)
+        sigma[j] = (second - mu[j] ** 2).clamp_min(0.0).sqrt()
+    sigma = sigma.clamp_min(sigma_floor)
+    return (mu[0], sigma[0]) if single else (mu, sigma)

@@ -1,23 +1,27 @@
 """The generated set on disk: ``OUT/images/*.png`` + ``OUT/manifest.csv``, atomic and resumable.
 
-Which images make the set of n (:func:`plan_set`):
-  * first the candidates the rounds kept (R*m of them), best total score first;
-  * if n > R*m, the rest are **sampled from the learned distribution** N(mu, sigma^2) of the last
-    round, quantised and decoded, *without* optimisation (the cheap path: one decoder pass per
-    image instead of ``steps`` CLIP+VQGAN passes). Sampled image j uses its own seed
-    ``derive_seed(seed, "sample", j)``; they are decoded in fixed chunks of ``chunk`` images.
+This module only writes. Which images make the set of n (:func:`plan_set`), every one selected:
+  * first the candidates the rounds kept (R*m of them), best total score first
+    (``source`` = ``kept``, ``rank`` = its rank in its round, ``pool_size`` = N candidates);
+  * if n > R*m, the best of a larger pool of draws from the learned mixture
+    (:mod:`tvig.integrator.pool`; ``source`` = ``pooled``, ``rank`` = its rank in the pool,
+    ``pool_size`` = the pool's size), or, only with the ablation ``raw_draws``, unselected draws
+    (``source`` = ``raw``).
 
 Every file is written through :mod:`tvig.atomic` (temp + rename); a manifest row is added only
 after its PNG exists. A rerun into the same folder skips every image that has both a file and a
-row, recomputes the rest from the same seeds, and so ends with the same set as an uninterrupted
-run. ``OUT/.tvig-state/run.json`` holds the run's identity (category, shots, seed, n, profile,
-integrator parameters); a different run into the same folder is refused.
+row, and (the rounds and the pool being saved in the state folder) ends with the same set as an
+uninterrupted run. ``OUT/.tvig-state/run.json`` holds the run's identity (category, shots, seed,
+n, profile, integrator parameters); a different run into the same folder is refused.
 
 Example:
-    >>> from tvig.integrator.writer import plan_set
-    >>> [(i.file, i.source) for i in plan_set(kept=2, n=3, rounds=2, origin=[(1, 7, 0), (2, 9, 3)],
-    ...                                       seed=0)][:3]                # doctest: +ELLIPSIS
-    [('img_0000.png', 'kept'), ('img_0001.png', 'kept'), ('img_0002.png', 'sampled')]
+    >>> import torch
+    >>> from tvig.integrator.scoring import Scores
+    >>> s = Scores(*(torch.tensor([0.5, 0.2]) for _ in range(4)))
+    >>> items = plan_set(n=2, kept=(torch.zeros(2, 3, 4, 4, dtype=torch.uint8), s,
+    ...                  [(1, 7, 0), (1, 7, 3)], [0, 1], [1, 2], 4))
+    >>> [(i.file, i.source, i.rank) for i in items]
+    [('img_0000.png', 'kept', 1), ('img_0001.png', 'kept', 2)]
 """
 
 from __future__ import annotations
@@ -32,44 +36,63 @@ from tqdm.auto import tqdm
 
 from tvig import __version__, atomic
 from tvig.errors import InputError
-from tvig.generator.optimisation import _decode
-from tvig.images import save_png, to_uint8
-from tvig.integrator.rounds import (
-    IntegrationResult,
-    IntegratorConfig,
-    derive_seed,
-    score_images,
-)
+from tvig.images import save_png
+from tvig.integrator.pool import PoolSelection
+from tvig.integrator.rounds import IntegrationResult, IntegratorConfig
 from tvig.integrator.scoring import SCORE_TERMS
-from tvig.speed import SpeedConfig, split_on_oom
 
 IMAGES_DIR, MANIFEST, STATE_DIR, RUN_JSON = "images", "manifest.csv", ".tvig-state", "run.json"
-MANIFEST_COLUMNS = ("file", "index", "source", "round", "seed", "candidate", "category", "prompt",
-                    *SCORE_TERMS, "profile", "profile_params", "integrator_params",
-                    "run_seed", "shots", "device", "tvig_version", "random_weights")
+POOL_STATE = "pool.pt"
+MANIFEST_COLUMNS = ("file", "index", "source", "rank", "pool_size", "round", "seed", "candidate",
+                    "component", "category", "prompt", *SCORE_TERMS, "profile", "profile_params",
+                    "overrides", "integrator_params", "augmentations", "run_seed", "shots",
+                    "device", "tvig_version", "random_weights")
 
 
 @dataclass(frozen=True)
 class SetItem:
-    """One image of the planned set."""
+    """One image of the planned set, with what it came from."""
 
     index: int
     file: str  # name under OUT/images
-    source: str  # "kept" (selected by a round) or "sampled" (cheap path, from the learned mu, sigma)
-    round: int  # round that kept it; for "sampled": R (the distribution after the last round)
-    seed: int  # kept: the round's seed; sampled: the image's own seed
-    candidate: int  # kept: index in its round's batch; sampled: sample number j
+    source: str  # "kept" (by a round), "pooled" (best of the pool) or "raw" (ablation)
+    rank: int  # rank in its pool (1 = best): its round's candidates, or the draw pool
+    pool_size: int  # size of that pool
+    round: int  # round that kept it; pooled/raw: R (the mixture after the last round)
+    seed: int  # kept: the round's seed; pooled/raw: the draw's own seed
+    candidate: int  # kept: index in its round's batch; pooled/raw: draw number j in the pool
+    component: int  # the shot whose component it belongs to (0-based, in shot order)
+    image: torch.Tensor  # (3, H, W) uint8
+    scores: dict[str, float]  # the score terms, by manifest column
 
 
-def plan_set(*, kept: int, n: int, rounds: int, origin: Sequence[tuple[int, int, int]],
-             seed: int) -> list[SetItem]:
-    """The n images of the set, in order: min(n, kept) kept candidates, then sampled ones."""
-    items = [SetItem(i, f"img_{i:04d}.png", "kept", r, s, c)
-             for i, (r, s, c) in enumerate(origin[:min(n, kept)])]
-    for j in range(n - len(items)):
-        i = len(items)
-        items.append(SetItem(i, f"img_{i:04d}.png", "sampled", rounds,
-                             derive_seed(seed, "sample", j), j))
+Kept = tuple  # (images uint8 (K,3,H,W), Scores (K,), origin, components, ranks, pool size N)
+
+
+def kept_of(result: IntegrationResult, candidates: int) -> Kept:
+    """The rounds' kept images in the form :func:`plan_set` takes."""
+    return (torch.round(result.images * 255).to(torch.uint8), result.scores, result.origin,
+            result.components or [0] * len(result.origin),
+            result.ranks or [1] * len(result.origin), candidates)
+
+
+def plan_set(*, n: int, kept: Kept, pool: PoolSelection | None = None,
+             rounds: int = 0) -> list[SetItem]:
+    """The n images of the set, in order: min(n, K) kept candidates, then the pool's picks."""
+    imgs, scores, origin, comps, ranks, n_cand = kept
+    items = [SetItem(i, f"img_{i:04d}.png", "kept", int(ranks[i]), int(n_cand), r, s, c,
+                     int(comps[i]), imgs[i], scores.row(i))
+             for i, (r, s, c) in enumerate(origin[:min(n, len(origin))])]
+    need = n - len(items)
+    if need > 0:
+        if pool is None or len(pool.order) < need:
+            raise InputError(f"the set needs {need} more images than the rounds kept, but no "
+                             "pool selection of that size was given")
+        for rank, (j, img) in enumerate(zip(pool.order[:need].tolist(), pool.images), 1):
+            i = len(items)
+            items.append(SetItem(i, f"img_{i:04d}.png", pool.path, rank, pool.size, rounds,
+                                 int(pool.seeds[j]), j, int(pool.components[j]), img,
+                                 pool.scores.row(j)))
     return items
 
 
@@ -112,81 +135,46 @@ def finished(out: "str | Path") -> dict[str, dict[str, str]]:
             if (out / IMAGES_DIR / r["file"]).is_file()}
 
 
-@torch.inference_mode()
-def sample_latents(vqgan, mu: torch.Tensor, sigma: torch.Tensor, seeds: Sequence[int],
-                   speed: SpeedConfig | None = None) -> torch.Tensor:
-    """Decode one image per seed from N(mu, sigma^2): z = mu + sigma*eps, quantised.
-
-    eps for each image comes from its own CPU generator, so image j is the same whichever
-    chunk it is decoded in (the batch halves on out-of-memory). mu, sigma (C, h, w) ->
-    images (B, 3, H, W) in [0, 1].
-    """
-
-    eps = torch.stack([torch.randn(mu.shape, generator=torch.Generator().manual_seed(int(s)))
-                       for s in seeds])  # (B, C, h, w)
-    z = mu.cpu() + sigma.cpu() * eps
-    return split_on_oom(lambda b: _decode(vqgan, b, speed), z.to(vqgan.device)).clamp(0, 1)
-
-
-def _row(item: SetItem, scores: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
-    return {"file": item.file, "index": item.index, "source": item.source, "round": item.round,
-            "seed": item.seed, "candidate": item.candidate, **{k: repr(v) for k, v in scores.items()},
-            **meta}
+def _row(item: SetItem, meta: dict[str, Any]) -> dict[str, Any]:
+    return {"file": item.file, "index": item.index, "source": item.source, "rank": item.rank,
+            "pool_size": item.pool_size, "round": item.round, "seed": item.seed,
+            "candidate": item.candidate, "component": item.component,
+            **{k: repr(v) for k, v in item.scores.items()}, **meta}
 
 
 def manifest_meta(*, category: str, prompt: str, profile, config: IntegratorConfig,
                   run_seed: int | None = None, shots: Sequence[tuple[str, str]] = (),
-                  device: str = "") -> dict[str, Any]:
+                  device: str = "", overrides: dict[str, Any] | None = None,
+                  augmentations: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest columns shared by every row: everything used to make the set, so that
     :func:`tvig.pipeline.reproduce` can remake any image from its row (``shots``: (file name,
     sha256) per shot, in the order they were read; ``run_seed``: the run's ``--seed``)."""
     return {"category": category, "prompt": prompt, "profile": profile.name,
             "profile_params": json.dumps(profile.to_dict(), sort_keys=True),
+            "overrides": json.dumps(overrides or {}, sort_keys=True),
             "integrator_params": json.dumps(config.to_dict(), sort_keys=True),
+            "augmentations": json.dumps(augmentations or {}, sort_keys=True),
             "run_seed": "" if run_seed is None else str(run_seed),
             "shots": json.dumps([list(s) for s in shots]), "device": str(device),
             "tvig_version": __version__, "random_weights": str(bool(profile.random_weights))}
 
 
-def write_set(out: "str | Path", result: IntegrationResult, *, n: int, seed: int, vqgan, clip,
-              text_emb: torch.Tensor, shot_emb: torch.Tensor, config: IntegratorConfig,
-              meta: dict[str, Any], chunk: int | None = None, progress: bool = True,
-              callback: Callable[[str, dict], None] | None = None,
-              speed: SpeedConfig | None = None) -> list[dict[str, str]]:
-    """Write the n-image set into OUT (resuming); returns the final manifest rows."""
+def write_set(out: "str | Path", items: Sequence[SetItem], *, meta: dict[str, Any],
+              progress: bool = True, callback: Callable[[str, dict], None] | None = None,
+              ) -> list[dict[str, str]]:
+    """Write the planned images into OUT (resuming); returns the final manifest rows."""
     out = Path(out)
-    items = plan_set(kept=len(result.scores), n=n, rounds=config.rounds, origin=result.origin,
-                     seed=seed)
     done = finished(out)
-    chunk = chunk or config.candidates
-    bar = tqdm(total=n, desc="writing set", unit="img", disable=not progress)
+    bar = tqdm(total=len(items), desc="writing set", unit="img", disable=not progress)
     bar.update(sum(1 for it in items if it.file in done))
-
-    def emit(item: SetItem, img: torch.Tensor, scores: dict[str, float]) -> None:
-        save_png(img, out / IMAGES_DIR / item.file)
-        atomic.append_csv_rows(out / MANIFEST, [_row(item, scores, meta)])
+    for item in items:
+        if item.file in done:
+            continue
+        save_png(item.image.float() / 255.0, out / IMAGES_DIR / item.file)
+        atomic.append_csv_rows(out / MANIFEST, [_row(item, meta)])
         bar.update(1)
         if callback is not None:
             callback("image", {"index": item.index, "file": out / IMAGES_DIR / item.file})
-
-    for item in (it for it in items if it.source == "kept"):
-        if item.file not in done:
-            emit(item, result.images[item.index], result.scores.row(item.index))
-    sampled = [it for it in items if it.source == "sampled"]
-    for start in range(0, len(sampled), chunk):
-        part = sampled[start:start + chunk]
-        if all(it.file in done for it in part):
-            continue
-        imgs = to_uint8(sample_latents(vqgan, result.mu, result.sigma, [it.seed for it in part],
-                                       speed))
-        x = imgs.float() / 255.0
-        mu0 = result.mu0.to(vqgan.device)
-        scores, _ = score_images(vqgan, clip, x, text_emb=text_emb, shot_emb=shot_emb, mu0=mu0,
-                                 sigma0=result.sigma0.to(mu0.device), config=config,
-                                 speed=speed)
-        for k, it in enumerate(part):
-            if it.file not in done:
-                emit(it, x[k], scores.row(k))
     bar.close()
     rows = sorted(finished(out).values(), key=lambda r: int(r["index"]))
     write_manifest(out / MANIFEST, rows)  # in index order, exactly one row per image

@@ -27,6 +27,7 @@ from tvig.paths import PACKAGE_DATA
 from tvig.profiles import Profile
 from tvig.safe_load import check_safetensors
 from tvig.seeding import seeded
+from tvig.speed import SpeedConfig, autocast, split_on_oom
 
 CONFIG_DIR = PACKAGE_DATA
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -84,6 +85,20 @@ class Clip(nn.Module):
             tokens = self.tokenizer(list(texts[i:i + batch_size])).to(self.device)
             out.append(F.normalize(self.model.encode_text(tokens).float(), dim=-1))
         return torch.cat(out)
+
+
+@torch.no_grad()
+def embed_images(clip: Clip, x: torch.Tensor, *, speed: "SpeedConfig | None" = None,
+                 batch_size: "int | None" = None) -> torch.Tensor:
+    """The one batched CLIP image encoder (no gradients): (N, 3, H, W) in [0, 1] -> (N, D)
+    float32 unit vectors on CPU. Batches of ``batch_size`` (default all) halve on
+    out-of-memory; autocast as ``speed`` says. Used by prompt ranking, generation, scoring,
+    the quality report and the set metrics, so the shots are prepared for CLIP one way."""
+    x = x.to(clip.device, torch.float32)
+    with autocast(speed, clip.device):
+        emb = split_on_oom(lambda b: clip.encode_images(b).float(), x,
+                           batch=batch_size or max(1, len(x)))
+    return F.normalize(emb.float(), dim=-1).cpu()
 
 
 def load_clip(profile: Profile, device: "str | torch.device" = "cpu") -> Clip:

@@ -34,10 +34,14 @@ def reconstructions(shots: torch.Tensor, recon: torch.Tensor, *, note: str | Non
     return _stamp(fig, note)
 
 
-def latent_heatmaps(dist, *, channels: Sequence[int] = (0, 1, 2), note: str | None = None):
-    """Heat maps of mu_0 and sigma_0 (C, h, w): channel mean, then a few single channels."""
+def latent_heatmaps(dist, *, channels: Sequence[int] = (0, 1, 2), note: str | None = None,
+                    component: int = 0):
+    """Heat maps of mu_0 and sigma_0 of one mixture component (shot ``component``; (C, h, w)):
+    channel mean, then a few single channels."""
     import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
+    if dist.mu.ndim == 4:  # (k, C, h, w) mixture: one component per shot
+        dist = type(dist)(dist.mu[component], dist.sigma[component])
     cols = [("mean over channels", dist.mu.mean(0), dist.sigma.mean(0))]
     cols += [(f"channel {c}", dist.mu[c], dist.sigma[c]) for c in channels
              if c < dist.mu.shape[0]]

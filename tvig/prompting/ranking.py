@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from tvig import atomic
 from tvig.errors import ConfigError, InputError
+from tvig.generator.guidance import shot_center
 from tvig.images import load_images
+from tvig.models.clip import embed_images
 from tvig.paths import PACKAGE_DATA, RunPaths
 from tvig.profiles import RANDOM_WEIGHTS_BANNER
 from tvig.prompting.captioning import caption_images
@@ -108,6 +109,13 @@ def build_candidates(keyword: str, words: Sequence[RelatedWord],
     return list(rows.values())
 
 
+def prepare_shots(shots: "torch.Tensor | Sequence[str | os.PathLike[str]]", profile) -> torch.Tensor:
+    """The one preparation of the shots for CLIP, shared by ``tvig prompts``, generation and
+    scoring: loaded at ``profile.image_size`` (as the generator sees them); CLIP's own
+    :meth:`~tvig.models.clip.Clip.normalize` then resizes them to its input."""
+    return shots_tensor(shots, profile.image_size)
+
+
 def shots_tensor(shots: "torch.Tensor | Sequence[str | os.PathLike[str]]", size: int) -> torch.Tensor:
     """Shots as a (k, 3, H, W) tensor in [0, 1]; paths are loaded; none is an error."""
     if isinstance(shots, torch.Tensor):
@@ -126,11 +134,9 @@ def shots_tensor(shots: "torch.Tensor | Sequence[str | os.PathLike[str]]", size:
     return load_images(list(shots), size=size)[0]
 
 
-@torch.no_grad()
 def image_target(clip, shots: torch.Tensor) -> torch.Tensor:
-    """mean_k E_img(x_k), re-normalised: (D,). One image pass."""
-    emb = clip.encode_images(shots.to(clip.device))  # (k, D) unit vectors
-    return F.normalize(emb.mean(0), dim=-1)
+    """mean_k E_img(x_k), re-normalised: (D,). One image pass (:func:`embed_images`)."""
+    return shot_center(embed_images(clip, shots)).to(clip.device)
 
 
 @torch.no_grad()
@@ -204,7 +210,10 @@ def select_prompt(category: str, shots: "torch.Tensor | Sequence[str | os.PathLi
     none. ``shots``: a (k, 3, H, W) tensor in [0, 1] or image paths; none is an InputError.
     """
     entry = resolve_keyword(category, dataset, overrides, keyword=keyword)
-    x = shots_tensor(shots, clip.image_size)  # (k, 3, H, W); errors before any model work
+    # (k, 3, S, S); errors before any model work. Paths are loaded at the profile's size,
+    # exactly as tvig generate loads them, so both select the same prompt
+    x = (prepare_shots(shots, profile) if profile is not None
+         else shots_tensor(shots, clip.image_size))
     exp = expansion if expansion is not None else expand(entry.keyword, entry.hints)
     rows = build_candidates(entry.keyword, exp.words, templates)
     notes = list(exp.notes)
@@ -225,13 +234,14 @@ def select_prompt(category: str, shots: "torch.Tensor | Sequence[str | os.PathLi
 
 
 def load_prompt(run_root: "str | os.PathLike[str]", keyword: str | None = None,
-                prompt: str | None = None) -> tuple[str, str]:
-    """(p*, where it came from): ``prompt`` if given, else the run folder's prompt.json
-    (notebook 01 / ``tvig prompts``), else "a photo of a {keyword}" with a note.
+                prompt: str | None = None, *, missing: str = "template") -> tuple["str | None", str]:
+    """The one reader of a run folder's prompt.json: (p*, where it came from).
 
-    Without a keyword, a missing or unreadable prompt.json is an :class:`InputError`.
+    ``prompt`` if given, else prompt.json's p* (notebook 01 / ``tvig prompts``). Missing or
+    unreadable: ``missing="template"`` gives "a photo of a {keyword}" with a note (without a
+    keyword an :class:`InputError`); ``missing="select"`` gives (None, note) so that
+    :func:`tvig.pipeline.generate` selects the prompt itself, as notebook 01 would.
     """
-
     if prompt:
         return prompt, "parameter"
     path = RunPaths(run_root).prompt_json
@@ -244,6 +254,8 @@ def load_prompt(run_root: "str | os.PathLike[str]", keyword: str | None = None,
         except (ValueError, KeyError, TypeError):
             pass
         problem = f"{path} is unreadable (rerun notebook 01)"
+    if missing == "select":
+        return None, f"{problem}: the prompt is selected now with WordNet + CLIP"
     if keyword is None:
         raise InputError(f"no prompt: {problem}; run notebook 01 / tvig prompts first, or pass "
                          "a keyword")
