@@ -81,10 +81,6 @@ print(f"profile {P.name}: VQGAN {P.vqgan}, CLIP {P.clip_model}, {P.image_size} p
       f"{P.steps} steps, lr {P.lr}, {P.cutouts} cutouts; device {dev}; run folder {run.root}")
 
 
-def show(fig, name):
-    show_figure(fig, run.figures_dir / f"02_{name}.png")  # saved in the run folder too
-
-
 # %% [markdown]
 # ## The shots
 # The k real good images we start from (resized to the generator's resolution).
@@ -94,7 +90,7 @@ x_shots, shot_files, notes = load_shots(data_root, category, shots, P.image_size
                                          workdir=run.root)
 for line in notes:
     print("note:", line)
-show(image_grid(x_shots, title=f"{category}: {shots} shot(s)"), "shots")
+show_figure(image_grid(x_shots, title=f"{category}: {shots} shot(s)"), run.figure("02", "shots"))
 
 # %% [markdown]
 # ## The VQGAN and its reconstructions
@@ -107,7 +103,7 @@ vqgan = load_vqgan(P, dev)
 clip = load_clip(P, dev)
 with torch.inference_mode():
     recon = vqgan(x_shots.to(dev)).cpu()
-show(gplots.reconstructions(x_shots, recon, note=note), "reconstructions")
+show_figure(gplots.reconstructions(x_shots, recon, note=note), run.figure("02", "reconstructions"))
 
 # %% [markdown]
 # ## The latent distribution: one Gaussian per shot
@@ -129,7 +125,7 @@ print(f"mu_0, sigma_0: {tuple(dist0.mu.shape)} = {dist0.k} component(s); sigma_0
       f"{dist0.sigma.mean():.4f}, min {dist0.sigma.min():.4f} (floor {P.sigma_floor}); each "
       f"shot's own round-trip distance (the unit of the score's D): "
       f"{[round(v, 2) for v in dist0.round_trip.tolist()]}")
-show(gplots.latent_heatmaps(dist0.to("cpu"), note=note), "latent_heatmaps")
+show_figure(gplots.latent_heatmaps(dist0.to("cpu"), note=note), run.figure("02", "latent_heatmaps"))
 
 # %% [markdown]
 # ## From variance to variety
@@ -140,7 +136,7 @@ show(gplots.latent_heatmaps(dist0.to("cpu"), note=note), "latent_heatmaps")
 # %%
 scales = (0.0, 0.5, 1.0, 2.0)
 rows = {s: sample_images(vqgan, dist0, n, seed=seed, scale=s).cpu() for s in scales}
-show(gplots.samples_at_scales(rows, note=note), "samples_at_scales")
+show_figure(gplots.samples_at_scales(rows, note=note), run.figure("02", "samples_at_scales"))
 
 # %%
 sigma_explorer(vqgan, dist0, n=n, seed=seed, note=note)
@@ -165,8 +161,8 @@ with torch.no_grad():
 before = sample_images(vqgan, dist0, n, seed=seed).cpu()
 result = optimise(vqgan, clip, dist0, text_emb=text_emb, shot_emb=shot_emb, profile=P, n=n,
                   seed=seed)
-show(gplots.loss_curves(result.history, note=note), "loss_curves")
-show(gplots.before_after(before, result.images.cpu(), note=note), "before_after")
+show_figure(gplots.loss_curves(result.history, note=note), run.figure("02", "loss_curves"))
+show_figure(gplots.before_after(before, result.images.cpu(), note=note), run.figure("02", "before_after"))
 lo, hi = vqgan.codebook_range()
 print(f"after optimisation: mu inside the codebook range: "
       f"{bool(((result.dist.mu >= lo) & (result.dist.mu <= hi)).all())}; min sigma / sigma_0 = "
@@ -202,9 +198,8 @@ for name, m in metrics.items():
     print(f"{name:<16} {m['diversity']:>10.4f} {m['similarity']:>11.4f}")
 if note:
     print("(random weights: these numbers mean nothing)")
-show(gplots.ablation_figure(metrics, {"sigma = 0": flat.images.cpu(),
-                                      "variance-aware": result.images.cpu()}, note=note),
-     "ablation")
+show_figure(gplots.ablation_figure(metrics, {"sigma = 0": flat.images.cpu(),
+                                      "variance-aware": result.images.cpu()}, note=note), run.figure("02", "ablation"))
 
 # %% [markdown]
 # ## What next

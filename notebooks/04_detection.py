@@ -71,9 +71,9 @@ from IPython.display import display
 from tvig import atomic
 from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import choose_shots, resolve_class
-from tvig.detection.grid import GridSpec, plan_train_sets, run_grid, summarise
+from tvig.detection.grid import GridSpec, control_size, plan_train_sets, run_grid, summarise
 from tvig.detection.provenance import set_columns
-from tvig.detection.run import run_dir_for
+from tvig.detection.run import maps_path, run_dir_for
 from tvig.experiment.report import write_report
 from tvig.paths import RunPaths, run_dir
 from tvig.plots.common import show_figure
@@ -96,15 +96,9 @@ gen = generated_dir if generated_dir is not None else run.generated_dir
 train_sets, note = plan_train_sets(gen, classes)
 if note:
     print(note)
-if n_augment is None and "generated" not in train_sets:
-    n_augment = P.n_images
-    print(f"control (c) uses n_augment = {n_augment} augmented images (the profile's n_images)")
+n_augment = control_size(n_augment, train_sets, P.n_images)
 print(f"profile {P.name}: {P.detect_image_size} px; classes {classes}; k {shots}; models {models}; "
       f"seeds {seed_list}; train sets {train_sets}; results in {det_dir}")
-
-
-def show(fig, name):
-    show_figure(fig, run.figures_dir / f"04_{name}.png")  # saved in the run folder too
 
 
 # %% [markdown]
@@ -174,8 +168,8 @@ summary = summarise(det_dir / "results.csv")
 summary.round(3)
 
 # %%
-show(plot_train_set_bars(summary, "image_auroc"), "bars_image_auroc")
-show(plot_train_set_bars(summary, "aupro"), "bars_aupro")
+show_figure(plot_train_set_bars(summary, "image_auroc"), run.figure("04", "bars_image_auroc"))
+show_figure(plot_train_set_bars(summary, "aupro"), run.figure("04", "bars_aupro"))
 
 # %% [markdown]
 # ## What the detector sees
@@ -189,10 +183,10 @@ other = "generated" if "generated" in train_sets else "augmented"
 label = "+ generated" if other == "generated" else "+ augmentation (stand-in: no generated set)"
 rd = run_dir_for(det_dir, dataset, classes[0], k0, s0)
 px = P.detect_image_size
-fig = plot_qualitative([("baseline", load_maps(rd / f"{m0}_real_{px}px" / "maps.npz")),
-                        (label, load_maps(rd / f"{m0}_{other}_{px}px" / "maps.npz"))], n=4,
+fig = plot_qualitative([("baseline", load_maps(maps_path(rd, m0, "real", px))),
+                        (label, load_maps(maps_path(rd, m0, other, px)))], n=4,
                        note=None if summary["pretrained"].all() else RANDOM_NOTE)
-show(fig, "qualitative")
+show_figure(fig, run.figure("04", "qualitative"))
 
 # %% [markdown]
 # ## The paper's tables, the gains, and gain vs similarity / diversity (Fig. 2)

@@ -101,3 +101,7 @@ class RunPaths:
     @property
     def figures_dir(self) -> Path:
         return self.root / "figures"
+
+    def figure(self, notebook: str, name: str) -> Path:
+        """``figures/<notebook>_<name>.png``: where a notebook saves a figure it shows."""
+        return self.figures_dir / f"{notebook}_{name}.png"

@@ -189,7 +189,8 @@ def plan_train_sets(generated_dir, categories: Sequence[str],
     """Which train sets can run, and a note when (b) must be skipped for lack of images.
 
     Without a generated set for every class, (b) is dropped and the control (c) needs an
-    explicit ``n_augment``; the note says so (and how to make the generated set).
+    explicit ``n_augment`` (:func:`control_size`); the note says so (and how to make the
+    generated set).
     """
     missing = []
     for c in categories:
@@ -210,3 +211,17 @@ def plan_train_sets(generated_dir, categories: Sequence[str],
 
 __all__ = ["GridSpec", "KEY", "check_grid", "run_grid", "summarise", "gains", "load_results",
            "plan_train_sets", "setting_columns"]
+
+
+def control_size(n_augment: int | None, train_sets: Sequence[str], n_images: int,
+                 log: Callable[[str], None] = print) -> int | None:
+    """The control's image count: ``n_augment``; else as many as the generated set (None) when
+    (b) runs; else the profile's ``n_images`` (said once).
+
+    >>> control_size(None, ["real", "augmented"], 16, log=lambda s: None)
+    16
+    """
+    if n_augment is None and "generated" not in train_sets:
+        log(f"control (c) uses n_augment = {n_images} augmented images (the profile's n_images)")
+        return n_images
+    return n_augment

@@ -96,6 +96,16 @@ def run_dir_for(out_dir: "str | os.PathLike[str]", dataset: str, category: str, 
     return Path(out_dir) / "runs" / dataset / category / f"k{k}_seed{seed}"
 
 
+def maps_path(run_dir: "str | os.PathLike[str]", model: str, train_set: str,
+              image_size: int) -> Path:
+    """Where one detector run keeps its test-set maps (``keep_maps``), for the figures.
+
+    >>> maps_path("runs/sample/brick/k1_seed0", "patchcore_r18", "real", 64).as_posix()
+    'runs/sample/brick/k1_seed0/patchcore_r18_real_64px/maps.npz'
+    """
+    return Path(run_dir) / f"{model}_{train_set}_{image_size}px" / "maps.npz"
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Everything decided before the (long) fit: checked inputs and the training set."""
@@ -192,7 +202,7 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
                                     imagenet_dir=imagenet_dir)
     if info.note:
         log(info.note)
-    work = p.run_dir / f"{model}_{train_set}_{image_size}px"
+    work = maps_path(p.run_dir, model, train_set, image_size).parent
     dm = _datamodule(p, info.train_batch_size or config.batch_size, seed)
     n_epochs = config.epochs or info.epochs
     if model == "efficient_ad" and n_epochs * p.training.n_train < 2:  # batch size is 1
@@ -216,7 +226,7 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
     if metrics.note:
         log(f"{category}: {metrics.note}")
     if config.keep_maps:
-        preds.save(work / "maps.npz")
+        preds.save(maps_path(p.run_dir, model, train_set, image_size))
     row = dict(dataset=dataset, category=category, model=model, k=p.k, seed=seed,
                train_set=train_set, n_train=p.training.n_train,
                n_generated=p.training.n_extra if train_set == "generated" else 0,

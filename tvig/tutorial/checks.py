@@ -123,6 +123,7 @@ def fix_notebook(nb: NotebookFile) -> str:
         for k, v in plain.items():  # dict.__setitem__: NotebookNode would wrap v again
             dict.__setitem__(out.metadata, k, v)
         text = jupytext.writes(out, fmt=fmt)
+        text += "" if text.endswith("\n") else "\n"  # as jupytext --sync writes files
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic.write_text(path, text)
             written.append(path.suffix)
