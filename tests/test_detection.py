@@ -238,3 +238,26 @@ def test_grid_spec_accepts_single_values():
     assert spec.jobs() == [dict(category="brick", k=1, seed=0, model="padim", train_set="real")]
     two = GridSpec(["a"], cfg.replace(shots=[1, "all"], seeds=[3, 4]))
     assert two.config.shots == (1, "all") and len(two.jobs()) == 3  # 'all' uses one seed
+
+
+def test_a_changed_input_never_reuses_an_old_row(tmp_path):
+    """Issue 15: the results key holds a fingerprint of the data root, the generated set and the
+    training settings, so `tvig detect` reruns a row when any of them changed."""
+    from tvig.detection.run import inputs_fingerprint, row_key
+
+    gen = tmp_path / "gen"
+    (gen / "images").mkdir(parents=True)
+    (gen / "manifest.csv").write_text("file\nimages/a.png\n")
+    cfg = DetectionConfig(image_size=64)
+    base = inputs_fingerprint(cfg, tmp_path / "data", "brick", gen / "images", "generated")
+    assert base == inputs_fingerprint(cfg, tmp_path / "data", "brick", gen / "images", "generated")
+    assert base != inputs_fingerprint(cfg, tmp_path / "other", "brick", gen / "images", "generated")
+    assert base != inputs_fingerprint(DetectionConfig(image_size=128), tmp_path / "data", "brick",
+                                      gen / "images", "generated")
+    (gen / "manifest.csv").write_text("file\nimages/b.png\n")  # another generated set
+    changed = inputs_fingerprint(cfg, tmp_path / "data", "brick", gen / "images", "generated")
+    assert changed != base
+    row = dict(dataset="folder", category="brick", model="padim", k=1, seed=0,
+               train_set="generated", image_size=64, backbone="resnet18")
+    assert row_key({**row, "inputs": base}) != row_key({**row, "inputs": changed})
+    assert row_key(row) != row_key({**row, "inputs": base})  # an old table's row reruns

@@ -29,7 +29,7 @@ from tvig import atomic
 from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import choose_shots, get_dataset, resolve_class
 from tvig.detection.detectors import get_detector
-from tvig.detection.run import KEY, done_keys, row_key, run_detection
+from tvig.detection.run import KEY, done_keys, inputs_fingerprint, row_key, run_detection
 from tvig.detection.training_sets import generated_images
 from tvig.errors import InputError
 
@@ -107,8 +107,10 @@ def run_grid(spec: GridSpec, *, data_root, dataset: str, out_dir, generated_dir=
     done = done_keys(csv)
     cfg = spec.config
     jobs = [j for j in spec.jobs() if row_key(dict(
-        j, dataset=dataset, image_size=cfg.image_size,
-        backbone=cfg.backbone_label(j["model"]))) not in done]
+        j, dataset=dataset, image_size=cfg.image_size, backbone=cfg.backbone_label(j["model"]),
+        inputs=inputs_fingerprint(cfg, data_root, j["category"],
+                                  generated_for(generated_dir, j["category"]),
+                                  j["train_set"]))) not in done]
     skipped = len(spec.jobs()) - len(jobs)
     if skipped:
         log(f"resuming: {skipped} of {len(spec.jobs())} runs already in {csv}")

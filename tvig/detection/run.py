@@ -20,7 +20,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import logging
 import os
 import time
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from tvig import __version__, atomic
+from tvig.atomic import sha256_file
 from tvig.augmentations import rules_for
 from tvig.detection.config import DetectionConfig
 from tvig.detection.datasets import (
@@ -49,14 +52,37 @@ from tvig.paths import ascii_path
 RESULT_COLUMNS = ("dataset", "category", "model", "k", "seed", "train_set", "n_train",
                   "n_generated", "n_augmented", "image_auroc", "image_ap", "pixel_auroc", "aupro",
                   "seconds", "pretrained",
-                  "backbone", "image_size", "tvig_version")
-KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size", "backbone")
+                  "backbone", "image_size", "tvig_version", "inputs")
+# a row is reused only when all of these match; ``inputs`` fingerprints the rest (data root,
+# the generated set's manifest, the training settings), so a changed input reruns its row
+KEY = ("dataset", "category", "model", "k", "seed", "train_set", "image_size", "backbone",
+       "inputs")
 _QUIET_PREFIXES = ("lightning", "anomalib", "pytorch_lightning")
+
+
+def inputs_fingerprint(config: DetectionConfig, data_root, category: str,
+                       generated_dir, train_set: str) -> str:
+    """12 hex digits over what else decides a row: the class folder, the generated set (its
+    manifest's sha256, or its file list with sizes), the training settings.
+
+    >>> a = inputs_fingerprint(DetectionConfig(), "/data/a", "brick", None, "real")
+    >>> a == inputs_fingerprint(DetectionConfig(), "/data/b", "brick", None, "real")
+    False
+    """
+    gen = ""
+    if generated_dir is not None and train_set in ("generated", "augmented"):
+        g = Path(generated_dir)
+        manifest = g / "manifest.csv" if (g / "manifest.csv").is_file() else g.parent / "manifest.csv"
+        gen = (sha256_file(manifest) if manifest.is_file() else
+               [(f.name, f.stat().st_size) for f in sorted(g.rglob("*")) if f.is_file()])
+    key = {"data": str(Path(data_root).expanduser().resolve()) if data_root else None,
+           "category": category, "generated": gen, "training": config.training_fields()}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
     """The identity of a result row (everything that decides it, as strings)."""
-    return tuple(str(row[k]) for k in KEY)
+    return tuple(str(row.get(k, "")) for k in KEY)  # older tables lack ``inputs``: rerun
 
 
 def done_keys(results_csv: "str | os.PathLike[str]") -> set[tuple[str, ...]]:
@@ -233,7 +259,8 @@ def run_detection(config: DetectionConfig, data_root: "str | os.PathLike[str] | 
                n_augmented=p.training.n_extra if train_set == "augmented" else 0,
                **metrics.row(), seconds=round(seconds, 2),
                pretrained=info.pretrained and imagenet_real, backbone=info.backbone,
-               image_size=image_size, tvig_version=__version__)
+               image_size=image_size, tvig_version=__version__,
+               inputs=inputs_fingerprint(config, data_root, category, generated_dir, train_set))
     row = {**{c: row[c] for c in RESULT_COLUMNS}, **(extra or {})}
     atomic.append_csv_rows(results_csv or Path(out_dir) / "results.csv", [row])
     return row
