@@ -206,7 +206,7 @@ for rec in records:
     terms["a*text"] += (cfg["a"] * rec.scores.text).tolist()
     terms["b*image"] += (cfg["b"] * rec.scores.img).tolist()
     terms["c*D"] += (cfg["c"] * rec.scores.latent).tolist()
-axes[1].boxplot(list(terms.values()), labels=list(terms))
+axes[1].boxplot(list(terms.values()), tick_labels=list(terms))
 axes[1].set_title("spread of the score terms (all candidates)", fontsize=9)
 if banner:
     fig.suptitle(banner, fontsize=7, color="red")

@@ -41,7 +41,7 @@ def test_notebook_02_runs_with_tiny(tmp_path):
                                                seed=0, out_dir=str(run), n=3, steps=3),
                                cwd=str(tmp_path), progress_bar=False)
     saved = torch.load(run / "latent.pt", weights_only=True)
-    assert saved["mu"].shape == saved["sigma"].shape == (16, 16, 16)
+    assert saved["mu"].shape == saved["sigma"].shape == (2, 16, 16, 16)  # one component a shot
     assert saved["prompt"] == "a shiny hexagonal metal nut" and saved["random_weights"] is True
     text = out.read_text()
     assert "RANDOM WEIGHTS" in text and "variance-aware" in text and "diversity" in text

@@ -121,8 +121,15 @@ def run_unit(unit: Unit, out: "str | os.PathLike[str]", threads: int = 1) -> dic
     ``threads``: torch CPU threads, the same for every executor (float sums depend on it,
     so a unit gives the same bytes serially and on Ray).
     """
-    out = Path(out)
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:  # the caller's thread count is restored: a library must not change it for good
+        return _run_unit(unit, Path(out))
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_unit(unit: Unit, out: Path) -> dict[str, Any]:
     final, work = unit_dir(out, unit), partial_dir(out, unit)
     if is_done(out, unit):
         return {"kind": unit.kind, "fp": unit.fp, "status": "skipped", "seconds": 0.0}

@@ -40,11 +40,11 @@ def latent_heatmaps(dist, *, channels: Sequence[int] = (0, 1, 2), note: str | No
     channel mean, then a few single channels."""
     import matplotlib.pyplot as plt  # heavy: matplotlib is only needed to draw
 
-    if dist.mu.ndim == 4:  # (k, C, h, w) mixture: one component per shot
-        dist = type(dist)(dist.mu[component], dist.sigma[component])
-    cols = [("mean over channels", dist.mu.mean(0), dist.sigma.mean(0))]
-    cols += [(f"channel {c}", dist.mu[c], dist.sigma[c]) for c in channels
-             if c < dist.mu.shape[0]]
+    mu, sigma = dist.mu, dist.sigma
+    if mu.ndim == 4:  # (k, C, h, w) mixture: one component per shot
+        mu, sigma = mu[component], sigma[component]  # (C, h, w)
+    cols = [("mean over channels", mu.mean(0), sigma.mean(0))]
+    cols += [(f"channel {c}", mu[c], sigma[c]) for c in channels if c < mu.shape[0]]
     fig, axes = plt.subplots(2, len(cols), figsize=(2.6 * len(cols), 5.2), squeeze=False)
     for j, (name, m, s) in enumerate(cols):
         for i, (label, v, cmap) in enumerate((("mu", m, "coolwarm"), ("sigma", s, "viridis"))):
