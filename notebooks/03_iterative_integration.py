@@ -68,8 +68,9 @@ from IPython.display import Image as ShowImage, display
 from tvig.integrator.rounds import IntegratorConfig
 from tvig.paths import RunPaths, run_dir
 from tvig.pipeline import generate, run_prompt
-from tvig.plots.integration import (drift_table, latent_drift, round_browser, round_gallery,
-                                    score_terms_over_rounds)
+from tvig.plots.common import show_figure
+from tvig.plots.integration import (diversity_and_terms, drift_table, latent_drift, round_browser,
+                                    round_gallery, score_terms_over_rounds)
 from tvig.profiles import RANDOM_WEIGHTS_BANNER, get_profile, profile_or_tiny
 from tvig.integrator.report import contact_sheet
 from tvig.detection.shots import load_shots
@@ -191,26 +192,8 @@ for row in drift_table(records, res.result.mu0, res.result.sigma0):
 # actually decides the selection.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-rounds_ = [rec.round for rec in records]
-for key in ("clip_rel", "pixel_rel"):
-    axes[0].plot(rounds_, [rec.diversity.get(key, float("nan")) for rec in records], marker="o",
-                 label=key)
-axes[0].axhline(1.0, color="grey", lw=0.8, ls="--")
-axes[0].set_title("diversity / diversity of the shots' augmentations", fontsize=9)
-axes[0].set_xlabel("round")
-axes[0].legend(fontsize=8)
-terms = {"a*text": [], "b*image": [], "c*D": []}
-cfg = json.loads(res.rows[0]["integrator_params"])
-for rec in records:
-    terms["a*text"] += (cfg["a"] * rec.scores.text).tolist()
-    terms["b*image"] += (cfg["b"] * rec.scores.img).tolist()
-    terms["c*D"] += (cfg["c"] * rec.scores.latent).tolist()
-axes[1].boxplot(list(terms.values()), tick_labels=list(terms))
-axes[1].set_title("spread of the score terms (all candidates)", fontsize=9)
-if banner:
-    fig.suptitle(banner, fontsize=7, color="red")
-plt.show()
+show_figure(diversity_and_terms(records, json.loads(res.rows[0]["integrator_params"]),
+                                banner=banner), run.figure("03", "diversity_and_terms"))
 for rec in records:
     d = rec.diversity
     print(f"round {rec.round}: CLIP diversity {d.get('clip', float('nan')):.4f} "

@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping, Sequence
 
+import yaml
+
 from tvig.errors import InputError
 
 try:
@@ -202,3 +204,24 @@ def claim(folder: "str | os.PathLike[str]", option: str = "--out") -> Iterator[P
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
         os.close(fd)
+
+
+def read_yaml_mapping(path: "str | os.PathLike[str]", what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (``what``: how the error names it), read safely;
+    a missing file, bad YAML or a non-mapping is one :class:`InputError` naming the file.
+
+    >>> write_text("exp.yaml", "shots: [1, 5]")
+    >>> read_yaml_mapping("exp.yaml", "experiment file")
+    {'shots': [1, 5]}
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{what} {path} must hold a mapping (key: value), got "
+                         f"{type(data).__name__}")
+    return data

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from tvig import atomic
 from tvig.detection.config import DEVICE_WORDS, DetectionConfig
 from tvig.detection.datasets import get_dataset
 from tvig.errors import ConfigError, InputError, choices_text
@@ -82,15 +81,7 @@ class ExperimentSpec:
     @classmethod
     def from_yaml(cls, path: "str | Path", **flags: Any) -> "ExperimentSpec":
         """A YAML file's settings; ``flags`` given (not None) win over the file's."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"experiment file not found: {path}")
-        try:
-            d = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(d, dict):
-            raise InputError(f"{path} must hold a mapping (categories: [...], shots: [...])")
+        d = atomic.read_yaml_mapping(path, "experiment file")
         return cls.from_mapping({**d, **{k: v for k, v in flags.items() if v is not None}})
 
     @property

@@ -141,3 +141,26 @@ def round_browser(records: Sequence, *, banner: str | None = None):
     box = widgets.VBox([slider, out])
     box.update = show
     return box
+
+
+def diversity_and_terms(records, weights: dict, *, banner: str | None = None) -> Figure:
+    """Left: each round's diversity relative to the shots' augmentations (CLIP and pixels; 1 =
+    as varied as augmenting the shots). Right: the spread of the weighted score terms a*text,
+    b*image and c*D over all candidates (``weights``: the manifest's integrator a, b, c)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    rounds_ = [rec.round for rec in records]
+    for key in ("clip_rel", "pixel_rel"):
+        axes[0].plot(rounds_, [rec.diversity.get(key, float("nan")) for rec in records],
+                     marker="o", label=key)
+    axes[0].axhline(1.0, color="grey", lw=0.8, ls="--")
+    axes[0].set_title("diversity / diversity of the shots' augmentations", fontsize=9)
+    axes[0].set_xlabel("round")
+    axes[0].legend(fontsize=8)
+    terms = {name: torch.cat([weights[w] * getattr(rec.scores, f) for rec in records]).tolist()
+             for name, w, f in (("a*text", "a", "text"), ("b*image", "b", "img"),
+                                ("c*D", "c", "latent"))}
+    axes[1].boxplot(list(terms.values()), tick_labels=list(terms))
+    axes[1].set_title("spread of the score terms (all candidates)", fontsize=9)
+    if banner:
+        fig.suptitle(banner, fontsize=7, color="red")
+    return fig

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
-
 from tvig import atomic
 from tvig.detection.datasets import DATASETS, get_dataset, validate_class
 from tvig.detection.sample_data import (
@@ -110,15 +108,7 @@ CONFIG_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig))
 def load_params_file(path: "str | Path") -> dict[str, Any]:
     """Read a workshop YAML file whose keys are :class:`RunConfig` fields (``-`` or ``_``)."""
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"params file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"params file {path} is not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"params file {path} must be a mapping (key: value), got {type(data).__name__}")
+    data = atomic.read_yaml_mapping(path, "params file")
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(data) - set(CONFIG_KEYS))
     if unknown:
