@@ -12,9 +12,11 @@ $(VENV)/.tvig-installed: pyproject.toml scripts/setup.sh
 demo: setup
 	$(VENV)/bin/tvig notebooks run --sample --profile paper --fallback-tiny --out runs/demo
 
-## The test suite (what CI runs), offline, with the network guard on.
+## The test suite (what CI runs), offline, with the network guard on; TEST_WORKERS processes
+## (pytest-xdist; a test file stays on one worker). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## Build the documentation site offline into site/ (executes the notebooks with tiny first).
 docs: setup

@@ -45,14 +45,16 @@ def test_setup_cell_documented_and_badges_point_at_notebooks():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, tiny_chain) -> Path:
     if MISSING_DOCS:
         pytest.skip(f"docs packages not installed ({', '.join(MISSING_DOCS)}): pip install -e '.[docs]'")
     from tvig.tutorial.docs import build_site
 
     tmp = tmp_path_factory.mktemp("docs")
     assert {nb.stem for nb in find_notebooks(REPO_ROOT / "notebooks")} >= set(REAL)
-    index = build_site(tmp / "site", log=lambda s: None)  # executes the real chain with tiny
+    out, res = tiny_chain  # the real chain executed with tiny (test_runner checks it)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    index = build_site(tmp / "site", executed=out / "sample" / "brick", log=lambda s: None)
     assert index.is_file()
     return index.parent
 
