@@ -4,6 +4,8 @@ Fixtures:
     sample_root  session-wide embedded sample classes (MVTec layout), read-only by convention
     tiny         the ``tiny`` profile
     run_cli      run ``python -m tvig ...`` in a subprocess, returning CompletedProcess
+    cli          run ``tvig ...`` in this process (the same ``main``, no interpreter start and
+                 imports: seconds less a call), returning the same CompletedProcess
     tiny_chain   the four real notebooks run once by ``tvig notebooks run --profile tiny``
                  on the sample class brick (shared by the runner and docs tests)
 
@@ -96,6 +98,25 @@ def run_cli():
     def run(*args: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "tvig", *map(str, args)], capture_output=True,
                               text=True, timeout=timeout, cwd=kw.pop("cwd", REPO), **kw)
+
+    return run
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    from tvig.cli import main
+
+    def run(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """``env``: variables to set for this call (the rest of os.environ stays)."""
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse: --help (0) and usage errors (2)
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(["tvig", *map(str, args)], code, out.out, out.err)
 
     return run
 

@@ -130,11 +130,11 @@ def test_http_download_resumes_partial_file(home):
     assert _RangeHandler.requests == ["bytes=5000-"] and not part.exists()
 
 
-def test_cli_assets_and_download_help(run_cli, tmp_path):
-    r = run_cli("assets", env={**os.environ, "TVIG_HOME": str(tmp_path)})
+def test_cli_assets_and_download_help(cli, tmp_path):
+    r = cli("assets", env={"TVIG_HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     assert "clip_vit_b_32_openai" in r.stdout and "tvig download" in r.stdout
-    r = run_cli("download", "--help")
+    r = cli("download", "--help")
     assert r.returncode == 0 and "sha256" in r.stdout
-    r = run_cli("download", "nope", env={**os.environ, "TVIG_HOME": str(tmp_path)})
+    r = cli("download", "nope", env={"TVIG_HOME": str(tmp_path)})
     assert r.returncode == 2 and "valid assets" in r.stderr and "Traceback" not in r.stderr

@@ -109,10 +109,10 @@ def test_detection_prepare_defaults_to_the_class_rules():
     assert "rules_for(category, dataset)" in inspect.getsource(run.prepare)
 
 
-def test_cli_augmentations_json(run_cli):
-    r = run_cli("augmentations", "--dataset", "mvtec_ad", "--category", "metal_nut", "--json")
+def test_cli_augmentations_json(cli):
+    r = cli("augmentations", "--dataset", "mvtec_ad", "--category", "metal_nut", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["hflip"] is False and d["vflip"] is False and "flip" in d["why"]
-    r = run_cli("augmentations", "--category", "my_odd_part")
+    r = cli("augmentations", "--category", "my_odd_part")
     assert r.returncode == 0 and "default" in r.stdout

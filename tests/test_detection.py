@@ -199,20 +199,20 @@ def test_summary_gains_and_figures():
         summarise([])
 
 
-def test_cli_detect_and_errors(run_cli, tmp_path):
-    r = run_cli("detect", "--category", "brick", "--model", "nope", "--out", tmp_path)
+def test_cli_detect_and_errors(cli, tmp_path):
+    r = cli("detect", "--category", "brick", "--model", "nope", "--out", tmp_path)
     assert r.returncode == 2 and "valid models: anomaly_dino, cflow" in r.stderr
-    r = run_cli("detect", "--category", "metal_nut", "--shots", "1", "--model", "patchcore_r18",
-                "--control", "--n-augment", "2", "--seeds", "0", "--profile", "tiny",
-                "--out", tmp_path)
+    r = cli("detect", "--category", "metal_nut", "--shots", "1", "--model", "patchcore_r18",
+            "--control", "--n-augment", "2", "--seeds", "0", "--profile", "tiny",
+            "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "RANDOM WEIGHTS" in r.stdout and "image_auroc_mean" in r.stdout
     rows = atomic.read_csv(tmp_path / "results.csv")
     assert [x["train_set"] for x in rows] == ["real", "augmented"]
-    r = run_cli("detect", "--category", "metal_nut", "--shots", "1", "--control",
-                "--n-augment", "2", "--seeds", "0", "--profile", "tiny", "--out", tmp_path)
+    r = cli("detect", "--category", "metal_nut", "--shots", "1", "--control",
+            "--n-augment", "2", "--seeds", "0", "--profile", "tiny", "--out", tmp_path)
     assert r.returncode == 0 and "nothing new to run" in r.stdout
-    r = run_cli("detect-grid", "--categories", "metal_nut")
+    r = cli("detect-grid", "--categories", "metal_nut")
     assert r.returncode == 2 and "use tvig experiment run" in r.stderr
 
 

@@ -3,7 +3,6 @@ matches the files, interrupted runs resume to the same set, bad inputs write not
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -103,11 +102,11 @@ def test_raw_draws_only_with_the_ablation_and_budgets_recorded(tmp_path, shots, 
     assert any("raw_draws ablation" in line for line in lines)
 
 
-def test_dry_run_json_shows_the_budget_and_writes_nothing(run_cli, sample_root, tmp_path):
+def test_dry_run_json_shows_the_budget_and_writes_nothing(cli, sample_root, tmp_path):
     out = tmp_path / "never"
-    r = run_cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
-                "--category", "metal_nut", "--out", out, "--profile", "paper", "--steps", "3",
-                "--candidates", "2", "--set", "rho=0.25", "--dry-run", "--json")
+    r = cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
+            "--category", "metal_nut", "--out", out, "--profile", "paper", "--steps", "3",
+            "--candidates", "2", "--set", "rho=0.25", "--dry-run", "--json")
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert plan["profile"]["steps"] == 3 and plan["profile"]["candidates"] == 2
@@ -117,9 +116,9 @@ def test_dry_run_json_shows_the_budget_and_writes_nothing(run_cli, sample_root, 
     assert plan["optimisation_steps"] == 3 * plan["integrator"]["rounds"]
     assert plan["images"] == 32 and plan["images_from_pool"] == 32 - 3
     assert not out.exists()
-    bad = run_cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
-                  "--category", "metal_nut", "--out", out, "--profile", "tiny", "--set",
-                  "rho=2", "--dry-run")
+    bad = cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
+              "--category", "metal_nut", "--out", out, "--profile", "tiny", "--set",
+              "rho=2", "--dry-run")
     assert bad.returncode == 2 and "rho" in bad.stderr and not out.exists()
 
 
@@ -215,14 +214,11 @@ def test_bad_inputs_give_clear_errors_and_write_nothing(kind, tmp_path, shots, p
 
 
 @pytest.mark.slow
-def test_cli_generate_on_a_sample_class(run_cli, sample_root, tmp_path):
+def test_cli_generate_on_a_sample_class(cli, sample_root, tmp_path):
     out = tmp_path / "gen"
-    t0 = time.perf_counter()
-    r = run_cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
-                "--category", "metal_nut", "--out", out, "--profile", "tiny", "--n", "6",
-                "--report", "--quiet", "--device", "cpu")
-    seconds = time.perf_counter() - t0
-    print(f"\ntvig generate (tiny, metal_nut, 8 shots, n=6, --report): {seconds:.1f} s wall")
+    r = cli("generate", "--images", sample_root / "metal_nut" / "train" / "good",
+            "--category", "metal_nut", "--out", out, "--profile", "tiny", "--n", "6",
+            "--report", "--quiet", "--device", "cpu")
     assert r.returncode == 0, r.stderr
     assert "RANDOM WEIGHTS" in r.stdout
     assert f"manifest: {out / MANIFEST}" in r.stdout
@@ -234,11 +230,11 @@ def test_cli_generate_on_a_sample_class(run_cli, sample_root, tmp_path):
         assert im.width > 64 and im.height > 128
 
 
-def test_cli_bad_image_is_one_clear_line(run_cli, tmp_path):
+def test_cli_bad_image_is_one_clear_line(cli, tmp_path):
     bad = tmp_path / "scan.png"
     bad.write_text("not an image")
-    r = run_cli("generate", "--images", bad, "--category", "metal_nut", "--out",
-                tmp_path / "o", "--profile", "tiny")
+    r = cli("generate", "--images", bad, "--category", "metal_nut", "--out",
+            tmp_path / "o", "--profile", "tiny")
     assert r.returncode == 2
     assert "not an image" in r.stderr and str(bad) in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()

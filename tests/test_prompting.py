@@ -256,10 +256,10 @@ def test_explorer_updates_on_keyword(clip, shots, tiny):
 
 # --- CLI ------------------------------------------------------------------------------------
 
-def test_cli_prompts_json(run_cli, sample_root, tmp_path):
+def test_cli_prompts_json(cli, sample_root, tmp_path):
     img = sample_root / "metal_nut" / "train" / "good" / "000.png"
-    r = run_cli("prompts", "--category", "metal_nut", "--images", img, "--profile", "tiny",
-                "--top", "5", "--json", "--out", tmp_path / "run")
+    r = cli("prompts", "--category", "metal_nut", "--images", img, "--profile", "tiny",
+            "--top", "5", "--json", "--out", tmp_path / "run")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert len(rows) == 5 and {"prompt", "score", "relation"} <= set(rows[0])
@@ -269,11 +269,11 @@ def test_cli_prompts_json(run_cli, sample_root, tmp_path):
     assert saved["prompt"] == rows[0]["prompt"]
 
 
-def test_cli_prompts_bad_input(run_cli, tmp_path):
-    r = run_cli("prompts", "--category", "metal_nut", "--images", tmp_path / "missing.png",
-                "--profile", "tiny")
+def test_cli_prompts_bad_input(cli, tmp_path):
+    r = cli("prompts", "--category", "metal_nut", "--images", tmp_path / "missing.png",
+            "--profile", "tiny")
     assert r.returncode == 2 and "image path not found" in r.stderr and "Traceback" not in r.stderr
-    r = run_cli("prompts", "--category", "x", "--images", tmp_path, "--profile", "nope")
+    r = cli("prompts", "--category", "x", "--images", tmp_path, "--profile", "nope")
     assert r.returncode == 2 and "valid profiles" in r.stderr
 
 
@@ -297,12 +297,12 @@ def test_no_template_makes_a_keyword_with_an_adjective():
                     assert f"{row.word} {entry.keyword}" in row.prompt, row.prompt
 
 
-def test_tvig_prompts_and_generate_choose_the_same_prompt(run_cli, sample_root, tmp_path):
+def test_tvig_prompts_and_generate_choose_the_same_prompt(cli, sample_root, tmp_path):
     from tvig.pipeline import generate
 
     good = sample_root / "metal_nut" / "train" / "good"
-    r = run_cli("prompts", "--category", "metal_nut", "--images", good, "--profile", "tiny",
-                "--json", "--no-caption", "--top", "1", "--device", "cpu")
+    r = cli("prompts", "--category", "metal_nut", "--images", good, "--profile", "tiny",
+            "--json", "--no-caption", "--top", "1", "--device", "cpu")
     assert r.returncode == 0, r.stderr
     from_cli = json.loads(r.stdout)[0]["prompt"]
     res = generate([good], "metal_nut", tmp_path / "gen", profile="tiny", n=1, device="cpu",

@@ -66,8 +66,8 @@ def test_bad_arguments(tmp_path):
         write_sample_class(tmp_path, "brick", n_train=0)
 
 
-def test_cli_sample_data(run_cli, tmp_path):
-    r = run_cli("sample-data", tmp_path / "x", "--classes", "brick")
+def test_cli_sample_data(cli, tmp_path):
+    r = cli("sample-data", tmp_path / "x", "--classes", "brick")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "x" / "brick" / "train" / "good" / "000.png").exists()
 

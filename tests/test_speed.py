@@ -191,9 +191,9 @@ def test_autocast_path_runs_in_bf16(setup, monkeypatch):
         assert res.history[term][0] == pytest.approx(fp32.history[term][0], rel=0.02)  # ~fp32
 
 
-def test_cli_rejects_bad_micro_batch_before_loading(run_cli, tmp_path):
-    r = run_cli("generate", "--images", tmp_path / "none.png", "--category", "nut", "--out",
-                tmp_path / "out", "--micro-batch", "0")
+def test_cli_rejects_bad_micro_batch_before_loading(cli, tmp_path):
+    r = cli("generate", "--images", tmp_path / "none.png", "--category", "nut", "--out",
+            tmp_path / "out", "--micro-batch", "0")
     assert r.returncode == 2 and "micro_batch must be a positive integer" in r.stderr
     assert not (tmp_path / "out").exists()
 

@@ -28,7 +28,9 @@ PACKAGE_DATA = Path(__file__).parent / "configs"  # templates and model configs 
 def cache_dir() -> Path:
     """Where pretrained assets live: ``$TVIG_HOME``, ``$XDG_CACHE_HOME/tvig`` or ``~/.cache/tvig``.
 
-    >>> import os; os.environ["TVIG_HOME"] = "/tmp/tvig-home"; str(cache_dir())
+    >>> from unittest import mock
+    >>> with mock.patch.dict("os.environ", {"TVIG_HOME": "/tmp/tvig-home"}):
+    ...     str(cache_dir())
     '/tmp/tvig-home'
     """
     env = os.environ.get("TVIG_HOME")
